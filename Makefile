@@ -1,0 +1,62 @@
+# The README names these targets. `make local` and `make test` set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+
+.PHONY: setup setup-sam local demo test lint format typecheck benchmark build deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml layers/common/requirements.txt
+	$(BIN)/pip install --quiet -r layers/common/requirements.txt --group dev
+	touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-sam: $(SAM_VENV)/.installed
+
+## The local stack: moto server + template.yaml deployed into it + handlers in-process.
+local: setup
+	$(BIN)/python -m local_stack
+
+## A whole campaign on the simulated clock, with a summary and a chart.
+demo: setup
+	$(BIN)/python -m demo
+
+## Everything CI runs: lint, types, unit, integration, infra (cfn-lint, sam build), local stack.
+test: setup setup-sam
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy layers/common functions local_stack
+
+benchmark: setup
+	$(BIN)/python benchmarks/plan_benchmark.py
+
+build: setup-sam
+	PATH="$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/$$(pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12' || echo 3.12.1)/bin:$$PATH" $(SAM_VENV)/bin/sam build
+
+deploy: build
+	$(SAM_VENV)/bin/sam deploy
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Shared package of the batch-call service: settings, domain, storage and adapters."""

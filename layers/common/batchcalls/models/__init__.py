@@ -1,0 +1,1 @@
+"""Pydantic models of the API's bodies and of the campaign's settings."""

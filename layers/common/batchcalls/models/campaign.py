@@ -1,0 +1,231 @@
+"""Campaign settings (the normalised, stored form) and the create/patch request bodies."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from batchcalls.domain.phones import InvalidPhoneNumber, is_known_timezone, normalise_e164
+from batchcalls.models.base import ApiModel
+
+MAX_CONTACTS_PER_REQUEST = 10_000
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+Rotation = Literal["sequential", "random", "round_robin"]
+Pacing = Literal["asap", "spread"]
+ScheduleType = Literal["immediate", "scheduled"]
+CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"]
+
+
+def _timezone(value: str) -> str:
+    if not is_known_timezone(value):
+        raise ValueError(f"unknown IANA timezone '{value}' (e.g. America/New_York)")
+    return value
+
+
+def _start_time(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError("must be HH:MM between 00:00 and 23:59")
+    return value
+
+
+def _end_time(value: str) -> str:
+    if value != "24:00" and not _HHMM.match(value):
+        raise ValueError("must be HH:MM between 00:01 and 24:00")
+    return value
+
+
+def _e164(value: str) -> str:
+    try:
+        return normalise_e164(value)
+    except InvalidPhoneNumber as error:
+        raise ValueError(str(error)) from None
+
+
+def _webhook_url(value: str) -> str:
+    if len(value) > 2048:
+        raise ValueError("URL longer than 2048 characters")
+    if value.startswith("https://") and len(value) > len("https://"):
+        return value
+    # The local stack's sink is plain http on loopback (API.md "Local stack").
+    if re.match(r"^http://127\.0\.0\.1(:\d+)?/_local/webhook-sink/", value):
+        return value
+    raise ValueError("must be an https:// URL")
+
+
+TimezoneName = Annotated[StrictStr, AfterValidator(_timezone)]
+StartTime = Annotated[StrictStr, AfterValidator(_start_time)]
+EndTime = Annotated[StrictStr, AfterValidator(_end_time)]
+E164 = Annotated[StrictStr, AfterValidator(_e164)]
+WebhookUrl = Annotated[StrictStr, AfterValidator(_webhook_url)]
+Tag = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+Weekday = Annotated[StrictInt, Field(ge=1, le=7)]
+
+
+class RetryStrategy(ApiModel):
+    max_attempts: StrictInt = Field(default=3, ge=1, le=5)
+    no_answer_delay: StrictInt = Field(default=3_600_000, ge=0, le=30 * 86_400_000)
+    busy_delay: StrictInt = Field(default=300_000, ge=0, le=30 * 86_400_000)
+
+
+class Webhooks(ApiModel):
+    on_call_complete: WebhookUrl | None = None
+    on_batch_complete: WebhookUrl | None = None
+    on_batch_failed: WebhookUrl | None = None
+
+
+class SchedulingFields(ApiModel):
+    """Fields that decide when calls happen; a change to any of them re-plans."""
+
+    schedule_type: ScheduleType | None = None
+    scheduled_at: datetime | None = None
+    timezone: TimezoneName | None = None
+    start_time: StartTime | None = None
+    end_time: EndTime | None = None
+    working_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
+    blackout_dates: Annotated[list[date], Field(max_length=366)] | None = None
+    max_calls_per_day: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None
+    max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
+    max_concurrent_calls: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
+    pacing: Pacing | None = None
+    respect_contact_timezone: StrictBool | None = None
+    legal_hours_guard: StrictBool | None = None
+    retry_strategy: RetryStrategy | None = None
+    phone_numbers: Annotated[list[E164], Field(max_length=100)] | None = None
+    phone_rotation: Rotation | None = None
+    agent_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+
+    extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {
+        "scheduled_at": ("scheduled_start_time",),
+    }
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct_days(cls, days: list[int] | None) -> list[int] | None:
+        return None if days is None else sorted(set(days))
+
+    @field_validator("blackout_dates")
+    @classmethod
+    def _distinct_dates(cls, dates: list[date] | None) -> list[date] | None:
+        return None if dates is None else sorted(set(dates))
+
+    @field_validator("phone_numbers")
+    @classmethod
+    def _distinct_numbers(cls, numbers: list[str] | None) -> list[str] | None:
+        if numbers is not None and len(set(numbers)) != len(numbers):
+            raise ValueError("an outbound number is listed twice")
+        return numbers
+
+
+class LabelFields(ApiModel):
+    """Fields that do not affect the plan."""
+
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    user_id: Annotated[StrictStr, Field(max_length=200)] | None = None
+    priority: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
+    webhooks: Webhooks | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+
+
+class CreateOptions(ApiModel):
+    """The `options` object of seed 003."""
+
+    priority: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
+    max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
+    scheduled_at: datetime | None = None
+    timezone: TimezoneName | None = None
+    retry_strategy: RetryStrategy | None = None
+    webhooks: Webhooks | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+
+    extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {
+        "scheduled_at": ("scheduled_start_time",),
+    }
+
+
+class CreateCampaignRequest(SchedulingFields, LabelFields):
+    status: Literal["draft"] | None = None
+    contacts: Annotated[list[Any], Field(max_length=MAX_CONTACTS_PER_REQUEST)] | None = None
+    options: CreateOptions | None = None
+
+    @model_validator(mode="after")
+    def _options_do_not_repeat_fields(self) -> CreateCampaignRequest:
+        if self.options is None:
+            return self
+        for name in self.options.model_fields_set:
+            if name in self.model_fields_set:
+                raise ValueError(f"'{name}' is given both at the top level and in options")
+        return self
+
+    def merged_fields(self) -> dict[str, Any]:
+        """Top-level fields and options as one flat dict of the fields that were given."""
+        fields = {name: getattr(self, name) for name in self.model_fields_set}
+        fields.pop("options", None)
+        if self.options is not None:
+            fields.update({n: getattr(self.options, n) for n in self.options.model_fields_set})
+        return fields
+
+
+class PatchCampaignRequest(SchedulingFields, LabelFields):
+    """Only the fields given change; `null` clears an optional field."""
+
+
+class AddContactsRequest(ApiModel):
+    contacts: Annotated[list[Any], Field(max_length=MAX_CONTACTS_PER_REQUEST)]
+
+
+class ContactIn(ApiModel):
+    phone_number: StrictStr
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    timezone: TimezoneName | None = None
+    variables: dict[StrictStr, StrictStr] | None = None
+
+    extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {"phone_number": ("phone",)}
+
+
+class CampaignSettings(BaseModel):
+    """A campaign's settings after defaults: what the planner and delivery read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    agent_id: str | None = None
+    user_id: str | None = None
+    phone_numbers: list[str] = []
+    phone_rotation: Rotation = "round_robin"
+    schedule_type: ScheduleType = "immediate"
+    scheduled_at: datetime | None = None
+    timezone: str = "UTC"
+    start_time: str = "00:00"
+    end_time: str = "24:00"
+    working_days: list[int] = [1, 2, 3, 4, 5, 6, 7]
+    blackout_dates: list[date] = []
+    max_calls_per_day: int | None = None
+    max_calls_per_second: int = 10
+    max_concurrent_calls: int = 10
+    pacing: Pacing = "asap"
+    priority: int = 5
+    retry_strategy: RetryStrategy = RetryStrategy()
+    respect_contact_timezone: bool = False
+    legal_hours_guard: bool = True
+    webhooks: Webhooks = Webhooks()
+    tags: list[str] = []
+
+    def window(self) -> tuple[time, time | None]:
+        """Daily window start and end (`None` end means 24:00)."""
+        start = time.fromisoformat(self.start_time)
+        end = None if self.end_time == "24:00" else time.fromisoformat(self.end_time)
+        return start, end

@@ -1,0 +1,69 @@
+"""Settings are pydantic models read from the environment on first use, then cached.
+
+Each function declares the model it needs; the names match template.yaml's environment
+variables (upper case). Nothing reads os.environ at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None):
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
+
+
+class StorageSettings(_EnvSettings):
+    """The tables every function may touch; each function's IAM policy narrows it."""
+
+    api_keys_table: str = "ApiKeys"
+    campaigns_table: str = "Campaigns"
+    contacts_table: str = "Contacts"
+    slots_table: str = "Slots"
+    coordination_table: str = "Coordination"
+    aws_region: str = "us-east-1"
+
+
+class ApiSettings(StorageSettings):
+    idempotency_table: str = "Idempotency"
+    planning_queue_url: str = ""
+    max_body_bytes: int = 5 * 1024 * 1024
+
+
+class PlannerSettings(StorageSettings):
+    planning_queue_url: str = ""
+    chunk_size: int = Field(default=5000, ge=100)
+
+
+class DeliverySettings(StorageSettings):
+    call_queue_url: str = ""
+    event_bus_name: str = "default"
+    provider_url: str = "http://127.0.0.1:3001"
+    provider_secret_name: str = ""
+    provider_secret: str = ""
+    provider_wide_call_limit: int = Field(default=100, ge=1)
+    public_base_url: str = "http://127.0.0.1:3000"
+    call_timeout_seconds: int = Field(default=3600, ge=60)
+
+
+S = TypeVar("S", bound=_EnvSettings)
+
+
+@cache
+def load_settings(model: type[S]) -> S:
+    return model.from_env()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local stack change the environment)."""
+    load_settings.cache_clear()
