@@ -5,6 +5,8 @@ Table names come from settings at first use (`bind_tables`), never at import tim
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -135,6 +137,13 @@ class CoordinationRecord(Model):
     value = NumberAttribute(default=0)
     data = JSONAttribute(null=True)
     expires_ms = NumberAttribute(null=True)
+
+
+def plain_dict(value: Any) -> dict[str, Any]:
+    """A raw MapAttribute as read from the table (or a dict, before the first save)."""
+    if value is None:
+        return {}
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
 ALL_MODELS: dict[str, type[Model]] = {

@@ -6,7 +6,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, timezone as number_timezones
+from phonenumbers import PhoneNumberType
+from phonenumbers import timezone as number_timezones
 
 _NON_GEOGRAPHIC = {
     PhoneNumberType.TOLL_FREE,
@@ -57,17 +58,24 @@ def is_known_timezone(name: object) -> bool:
     return True
 
 
-def timezones_for_contact(e164: str, given: str | None, campaign_timezone: str) -> list[str]:
-    """API.md "Timezones of a contact": the given zone, else the number's zones, else the
-    campaign's. Worked out once when the contact is stored."""
+def timezones_for_contact(e164: str, given: str | None) -> tuple[str, ...]:
+    """API.md "Timezones of a contact": the given zone, else the number's zones; empty
+    means "the campaign's timezone" (resolved when read, so a PATCH of the campaign's
+    timezone reaches these contacts too). Worked out once, when the contact is stored."""
     if given:
-        return [given]
+        return (given,)
     number = phonenumbers.parse(e164, None)
     if phonenumbers.number_type(number) in _NON_GEOGRAPHIC:
-        return [campaign_timezone]
-    zones = [
+        return ()
+    zones = {
         zone
         for zone in number_timezones.time_zones_for_number(number)
         if zone != number_timezones.UNKNOWN_TIMEZONE and is_known_timezone(zone)
-    ]
-    return sorted(set(zones)) or [campaign_timezone]
+    }
+    return tuple(sorted(zones))
+
+
+def effective_timezones(
+    stored: list[str] | tuple[str, ...], campaign_timezone: str
+) -> tuple[str, ...]:
+    return tuple(stored) or (campaign_timezone,)

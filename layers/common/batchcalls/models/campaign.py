@@ -27,7 +27,9 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 Rotation = Literal["sequential", "random", "round_robin"]
 Pacing = Literal["asap", "spread"]
 ScheduleType = Literal["immediate", "scheduled"]
-CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"]
+CampaignStatus = Literal[
+    "draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"
+]
 
 
 def _timezone(value: str) -> str:

@@ -1,0 +1,369 @@
+"""api function: the public HTTP API of campaigns and contacts (API.md "Endpoints")."""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.api_keys import tenant_for_key
+from batchcalls.adapters.planning_queue import PlanningQueue
+from batchcalls.adapters.tables import bind_tables
+from batchcalls.clock import current_clock
+from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, ValidationFailed
+from batchcalls.models.campaign import (
+    AddContactsRequest,
+    CampaignStatus,
+    CreateCampaignRequest,
+    PatchCampaignRequest,
+)
+from batchcalls.models.views import campaign_view, contact_view
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.campaigns import CampaignService
+from batchcalls.settings import ApiSettings, load_settings
+
+ContactStatus = Annotated[
+    str,
+    Query(
+        pattern="^(pending|scheduled|queued|in_progress|completed|failed|cancelled|skipped)$",
+        description="Only contacts in this status.",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size, 1..1000.")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="`next_cursor` of the page before.")
+]
+
+HTTP_STATUS = {"not_found": 404, "conflict": 409, "validation_error": 422}
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(path="/openapi.json-ui")  # the document itself is served at /openapi.json
+_methods_by_path: dict[str, set[str]] = {}
+
+
+def route(method: str, path: str, **kwargs: Any):
+    """Register a route and remember its method, so other methods answer 405."""
+    _methods_by_path.setdefault(path, set()).add(method)
+    return app.route(path, method=method, **kwargs)
+
+
+@cache
+def _settings() -> ApiSettings:
+    settings = load_settings(ApiSettings)
+    bind_tables(settings)
+    return settings
+
+
+_service_override: CampaignService | None = None
+
+
+def service() -> CampaignService:
+    if _service_override is not None:
+        return _service_override
+    return _default_service()
+
+
+@cache
+def _default_service() -> CampaignService:
+    settings = _settings()
+    return CampaignService(current_clock(), PlanningQueue(settings.planning_queue_url))
+
+
+def use_service(candidate: CampaignService | None) -> None:
+    """Tests and the local stack may hand in their own service (e.g. with fakes)."""
+    global _service_override
+    _service_override = candidate
+
+
+def tenant() -> str:
+    return app.context["tenant_id"]
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[ErrorDetail] | None = None
+) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(ErrorBody(code, message, details or []).as_dict()),
+    )
+
+
+def json_response(status: int, body: Any) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+# ---------------------------------------------------------------------- errors, once
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[Any]:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return error_response(400, "invalid_json", "the body is not valid JSON")
+    details = []
+    for problem in problems:
+        loc = [
+            str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")
+        ]
+        # Drop pydantic's union/model wrapper names so the field path reads as the client sent it.
+        loc = [part for part in loc if not part.startswith(("function-after", "constrained-"))]
+        details.append(ErrorDetail(".".join(loc) or "body", str(problem.get("msg", "invalid"))))
+    return error_response(422, "validation_error", "the request is not valid", details)
+
+
+@app.exception_handler(DomainError)
+def _domain_error(error: DomainError) -> Response[Any]:
+    return error_response(
+        HTTP_STATUS.get(error.code, 400), error.code, error.message, error.details
+    )
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _idempotency_mismatch(_: IdempotencyValidationError) -> Response[Any]:
+    return error_response(
+        422,
+        "validation_error",
+        "this Idempotency-Key was used with another body",
+        [ErrorDetail("Idempotency-Key", "already used with a different body")],
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[Any]:
+    return error_response(
+        409, "conflict", "a request with this Idempotency-Key is still in progress"
+    )
+
+
+@app.not_found
+def _not_found(_: NotFoundError) -> Response[Any]:
+    return error_response(404, "not_found", "no such resource")
+
+
+# ---------------------------------------------------------------------- campaigns
+def _created_campaign(request: CreateCampaignRequest) -> dict[str, Any]:
+    record, report = service().create(tenant(), request)
+    body = campaign_view(record if report is None else service().get(tenant(), record.campaign_id))
+    if report is not None:
+        body["contacts_report"] = report.as_dict()
+    return body
+
+
+@route("POST", "/batch-calls", status_code=201)
+def create_campaign(request: Annotated[CreateCampaignRequest, Body()]) -> Response[Any]:
+    key = app.current_event.headers.get("idempotency-key")
+    if not key:
+        return json_response(201, _created_campaign(request))
+    if len(key) > 255:
+        raise ValidationFailed(
+            "the request is not valid", [ErrorDetail("Idempotency-Key", "at most 255 characters")]
+        )
+    settings = _settings()
+    once = idempotent_function(
+        data_keyword_argument="scope",
+        config=IdempotencyConfig(
+            event_key_jmespath="[tenant, key]",
+            payload_validation_jmespath="body",
+            expires_after_seconds=24 * 3600,
+        ),
+        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+    )(lambda scope: _created_campaign(request))
+    body = once(scope={"tenant": tenant(), "key": key, "body": request.model_dump(mode="json")})
+    return json_response(201, body)
+
+
+@route("GET", "/batch-calls")
+def list_campaigns(
+    status: Annotated[CampaignStatus | None, Query()] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    page = service().list(tenant(), status, tag, limit, cursor)
+    return {"items": [campaign_view(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@route("GET", "/batch-calls/<campaign_id>")
+def get_campaign(campaign_id: str) -> dict[str, Any]:
+    return campaign_view(service().get(tenant(), campaign_id))
+
+
+@route("PATCH", "/batch-calls/<campaign_id>")
+def patch_campaign(
+    campaign_id: str, changes: Annotated[PatchCampaignRequest, Body()]
+) -> dict[str, Any]:
+    return campaign_view(service().patch(tenant(), campaign_id, changes))
+
+
+@route("DELETE", "/batch-calls/<campaign_id>")
+def delete_campaign(campaign_id: str) -> Response[Any]:
+    service().delete(tenant(), campaign_id)
+    return Response(status_code=204, body="")
+
+
+def _control(action: str, campaign_id: str) -> Response[Any]:
+    record = getattr(service(), action)(tenant(), campaign_id)
+    body = campaign_view(record)
+    return json_response(202 if action in ("schedule", "resume") else 200, body)
+
+
+@route("POST", "/batch-calls/<campaign_id>/schedule")
+def schedule_campaign(campaign_id: str) -> Response[Any]:
+    return _control("schedule", campaign_id)
+
+
+@route("POST", "/batch-calls/<campaign_id>/pause")
+def pause_campaign(campaign_id: str) -> Response[Any]:
+    return _control("pause", campaign_id)
+
+
+@route("POST", "/batch-calls/<campaign_id>/resume")
+def resume_campaign(campaign_id: str) -> Response[Any]:
+    return _control("resume", campaign_id)
+
+
+@route("POST", "/batch-calls/<campaign_id>/cancel")
+def cancel_campaign(campaign_id: str) -> Response[Any]:
+    return _control("cancel", campaign_id)
+
+
+# ---------------------------------------------------------------------- contacts
+@route("POST", "/batch-calls/<campaign_id>/contacts")
+def add_contacts(
+    campaign_id: str, request: Annotated[AddContactsRequest, Body()]
+) -> dict[str, Any]:
+    return service().add_contacts(tenant(), campaign_id, request.contacts).as_dict()
+
+
+@route("GET", "/batch-calls/<campaign_id>/contacts")
+def list_contacts(
+    campaign_id: str,
+    status: ContactStatus | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    campaign, page = service().list_contacts(tenant(), campaign_id, status, limit, cursor)
+    timezone = campaign.settings["timezone"]
+    return {
+        "items": [contact_view(c, timezone) for c in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@route("GET", "/batch-calls/<campaign_id>/contacts/<contact_id>")
+def get_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
+    campaign, contact = service().get_contact(tenant(), campaign_id, contact_id)
+    return contact_view(contact, campaign.settings["timezone"])
+
+
+@route("DELETE", "/batch-calls/<campaign_id>/contacts/<contact_id>")
+def cancel_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
+    campaign, contact = service().cancel_contact(tenant(), campaign_id, contact_id)
+    return contact_view(contact, campaign.settings["timezone"])
+
+
+# ---------------------------------------------------------------------- the rest
+@route("GET", "/openapi.json")
+def openapi_document() -> Response[Any]:
+    document = app.get_openapi_json_schema(title="Batch calls API", version="1.0.0")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
+
+
+def _method_not_allowed(**_: Any) -> Response[Any]:
+    return error_response(405, "method_not_allowed", "this path does not take that method")
+
+
+for _path, _methods in _methods_by_path.items():
+    _others = [m for m in ALL_METHODS if m not in _methods]
+    app.route(_path, method=_others, include_in_schema=False, enable_validation=False)(
+        _method_not_allowed
+    )
+
+
+# ---------------------------------------------------------------------- entry point
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode())
+
+
+def _api_key(headers: dict[str, str]) -> str:
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return headers.get("x-api-key", "").strip()
+
+
+def _refusal(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(ErrorBody(code, message).as_dict()),
+        "isBase64Encoded": False,
+    }
+
+
+def _gatekeeper(event: dict[str, Any]) -> dict[str, Any] | None:
+    """What is refused before any route runs: oversized bodies and missing or unknown keys."""
+    if _body_size(event) > _settings().max_body_bytes:
+        return _refusal(
+            413,
+            "payload_too_large",
+            "bodies are limited to 5 MB; send larger lists as contact files",
+        )
+    if event.get("rawPath") == "/openapi.json":
+        return None
+    tenant_id = tenant_for_key(_api_key(event["headers"]))
+    if tenant_id is None:
+        return _refusal(
+            401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
+        )
+    app.append_context(tenant_id=tenant_id)
+    return None
+
+
+def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    """The API speaks JSON only: every body is read as JSON whatever its Content-Type
+    (curl -d sends form encoding by default), and headers are matched case-insensitively."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    headers["content-type"] = "application/json"
+    if event.get("isBase64Encoded") and event.get("body"):
+        try:
+            event = {
+                **event,
+                "body": base64.b64decode(event["body"]).decode(),
+                "isBase64Encoded": False,
+            }
+        except (ValueError, UnicodeDecodeError):
+            event = {**event, "body": "\x00", "isBase64Encoded": False}
+    return {**event, "headers": headers}
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = _as_json_request(event)
+    app.clear_context()
+    refused = _gatekeeper(event)
+    if refused is not None:
+        return refused
+    return app.resolve(event, context)

@@ -1,0 +1,176 @@
+"""Campaign storage: every read and write of the Campaigns table goes through here."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+
+from batchcalls.adapters.tables import CampaignRecord
+from batchcalls.clock import to_iso
+from batchcalls.domain.campaigns import CONTACT_STATUSES
+from batchcalls.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
+from batchcalls.models.campaign import CampaignSettings
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, UnicodeError):
+        value = None
+    if not isinstance(value, dict) or set(value) != set(keys):
+        raise ValidationFailed("bad cursor", [ErrorDetail("cursor", "not a cursor from this list")])
+    return value
+
+
+def _conditional_failure(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def settings_of(record: CampaignRecord) -> CampaignSettings:
+    return CampaignSettings.model_validate(record.settings)
+
+
+def _settings_json(settings: CampaignSettings) -> dict[str, Any]:
+    return settings.model_dump(mode="json")
+
+
+class CampaignStore:
+    def create(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        status: str,
+        settings: CampaignSettings,
+        now: datetime,
+    ) -> CampaignRecord:
+        record = CampaignRecord(
+            tenant_id=tenant_id,
+            campaign_id=campaign_id,
+            status=status,
+            settings=_settings_json(settings),
+            tags=list(settings.tags),
+            created_at=to_iso(now),
+            updated_at=to_iso(now),
+            counts={status_name: 0 for status_name in CONTACT_STATUSES},
+        )
+        try:
+            record.save(condition=CampaignRecord.campaign_id.does_not_exist())
+        except PutError as error:
+            if _conditional_failure(error):
+                raise Conflict("a campaign with this id exists") from None
+            raise
+        return record
+
+    def get(self, tenant_id: str, campaign_id: str, consistent: bool = True) -> CampaignRecord:
+        if not campaign_id or len(campaign_id) > 100:
+            raise NotFound("no such campaign")
+        try:
+            return CampaignRecord.get(tenant_id, campaign_id, consistent_read=consistent)
+        except DoesNotExist:
+            raise NotFound("no such campaign") from None
+
+    def list(
+        self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        start = decode_cursor(cursor, "after")
+        condition: Condition | None = None
+        if status is not None:
+            condition = CampaignRecord.status == status
+        if tag is not None:
+            tag_condition = CampaignRecord.tags.contains(tag)
+            condition = tag_condition if condition is None else condition & tag_condition
+        results = CampaignRecord.query(
+            tenant_id,
+            filter_condition=condition,
+            scan_index_forward=False,  # newest first: ids sort by creation time
+            limit=limit,
+            last_evaluated_key=(
+                {"tenant_id": {"S": tenant_id}, "campaign_id": {"S": str(start["after"])}}
+                if start
+                else None
+            ),
+        )
+        items = list(results)
+        more = results.last_evaluated_key is not None and len(items) == limit
+        next_cursor = encode_cursor({"after": items[-1].campaign_id}) if more and items else None
+        return Page(items, next_cursor)
+
+    def save_settings(
+        self,
+        record: CampaignRecord,
+        settings: CampaignSettings,
+        allowed: Iterable[str],
+        now: datetime,
+    ) -> None:
+        self._update(
+            record,
+            [
+                CampaignRecord.settings.set(_settings_json(settings)),
+                CampaignRecord.tags.set(list(settings.tags)),
+                CampaignRecord.updated_at.set(to_iso(now)),
+            ],
+            allowed,
+        )
+
+    def transition(
+        self,
+        record: CampaignRecord,
+        allowed: Iterable[str],
+        status: str,
+        now: datetime,
+        extra: list[Any] | None = None,
+    ) -> None:
+        """Move to `status` only if the stored status is still one of `allowed`."""
+        actions = [CampaignRecord.status.set(status), CampaignRecord.updated_at.set(to_iso(now))]
+        self._update(record, actions + (extra or []), allowed)
+
+    def allocate_sequence(self, record: CampaignRecord, count: int, allowed: Iterable[str]) -> int:
+        """Reserve `count` consecutive contact numbers; returns the first one."""
+        self._update(record, [CampaignRecord.contact_seq.add(count)], allowed)
+        return int(record.contact_seq) - count + 1
+
+    def next_plan_version(self, record: CampaignRecord) -> int:
+        record.update(actions=[CampaignRecord.plan_version.add(1)])
+        return int(record.plan_version)
+
+    def add_counts(self, record: CampaignRecord, deltas: dict[str, int]) -> None:
+        actions = [CampaignRecord.counts[name].add(n) for name, n in deltas.items() if n]
+        if actions:
+            record.update(actions=actions)
+
+    def delete(self, record: CampaignRecord, allowed: Iterable[str]) -> None:
+        try:
+            record.delete(condition=CampaignRecord.status.is_in(*allowed))
+        except DeleteError as error:
+            if _conditional_failure(error):
+                raise Conflict("the campaign changed status meanwhile") from None
+            raise
+
+    def _update(self, record: CampaignRecord, actions: list[Any], allowed: Iterable[str]) -> None:
+        try:
+            record.update(actions=actions, condition=CampaignRecord.status.is_in(*allowed))
+        except UpdateError as error:
+            if _conditional_failure(error):
+                raise Conflict(
+                    f"the campaign is no longer {' or '.join(sorted(allowed))}"
+                ) from None
+            raise

@@ -1,0 +1,1 @@
+"""Use cases: each one combines domain rules with the stores; handlers call these."""

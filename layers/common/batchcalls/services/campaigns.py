@@ -1,0 +1,184 @@
+"""Campaign and contact use cases behind the HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from batchcalls.adapters.campaign_store import CampaignStore, Page, settings_of
+from batchcalls.adapters.contact_store import ContactStore
+from batchcalls.adapters.tables import CampaignRecord, ContactRecord, plain_dict
+from batchcalls.clock import Clock
+from batchcalls.domain import campaigns as rules
+from batchcalls.domain.contacts import judge_contacts
+from batchcalls.errors import ValidationFailed
+from batchcalls.ids import contact_id_for, new_campaign_id
+from batchcalls.models.campaign import CreateCampaignRequest, PatchCampaignRequest
+from batchcalls.services.ports import PlanningRequests
+
+
+@dataclass
+class ContactsReport:
+    accepted: int
+    duplicates: int
+    invalid: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "invalid": self.invalid}
+
+
+class CampaignService:
+    def __init__(
+        self,
+        clock: Clock,
+        planning: PlanningRequests,
+        campaigns: CampaignStore | None = None,
+        contacts: ContactStore | None = None,
+    ) -> None:
+        self.clock = clock
+        self.planning = planning
+        self.campaigns = campaigns or CampaignStore()
+        self.contacts = contacts or ContactStore()
+
+    # ------------------------------------------------------------------ campaigns
+    def create(
+        self, tenant_id: str, request: CreateCampaignRequest
+    ) -> tuple[CampaignRecord, ContactsReport | None]:
+        now = self.clock.now()
+        given = request.merged_fields()
+        rows = given.pop("contacts", None)
+        draft = given.pop("status", None) == "draft"
+        settings = rules.build_settings(given, now)
+        judged = judge_contacts(rows) if rows is not None else None
+        if not draft:
+            missing = rules.missing_prerequisites(settings, len(judged.accepted) if judged else 0)
+            if missing:
+                raise ValidationFailed("the campaign cannot be scheduled", missing)
+        campaign_id = new_campaign_id(now)
+        record = self.campaigns.create(tenant_id, campaign_id, "draft", settings, now)
+        report = None
+        if judged is not None:
+            report = self._store_contacts(record, judged)
+        if not draft:
+            self._start(record, now)
+        return record, report
+
+    def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    def list(
+        self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        return self.campaigns.list(tenant_id, status, tag, limit, cursor)
+
+    def patch(
+        self, tenant_id: str, campaign_id: str, request: PatchCampaignRequest
+    ) -> CampaignRecord:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("edit", record.status)
+        now = self.clock.now()
+        given = {name: getattr(request, name) for name in request.model_fields_set}
+        settings = rules.build_settings(given, now, base=settings_of(record))
+        self.campaigns.save_settings(record, settings, rules.ALLOWED_FROM["edit"], now)
+        if record.status in ("scheduled", "active") and rules.SCHEDULING_FIELDS & set(given):
+            self._replan(record)
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    def delete(self, tenant_id: str, campaign_id: str) -> None:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("delete", record.status)
+        self.campaigns.delete(record, rules.ALLOWED_FROM["delete"])
+
+    def schedule(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("schedule", record.status)
+        pending = int(plain_dict(record.counts).get("pending", 0))
+        missing = rules.missing_prerequisites(settings_of(record), pending)
+        if missing:
+            raise ValidationFailed("the campaign cannot be scheduled", missing)
+        self._start(record, self.clock.now())
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    def pause(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("pause", record.status)
+        self.campaigns.transition(record, rules.ALLOWED_FROM["pause"], "paused", self.clock.now())
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    def resume(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("resume", record.status)
+        status = "active" if record.first_call_at else "scheduled"
+        self.campaigns.transition(record, rules.ALLOWED_FROM["resume"], status, self.clock.now())
+        self._replan(record)
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    def cancel(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("cancel", record.status)
+        now = self.clock.now()
+        self.campaigns.transition(record, rules.ALLOWED_FROM["cancel"], "cancelled", now)
+        self.planning.request_cancel(tenant_id, campaign_id)
+        return self.campaigns.get(tenant_id, campaign_id)
+
+    # ------------------------------------------------------------------ contacts
+    def add_contacts(self, tenant_id: str, campaign_id: str, rows: list[Any]) -> ContactsReport:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        rules.require_transition("edit", record.status)
+        report = self._store_contacts(record, judge_contacts(rows))
+        if report.accepted and record.status in ("scheduled", "active"):
+            self._plan(record, int(record.plan_version))
+        return report
+
+    def list_contacts(
+        self, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[CampaignRecord, Page]:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        return record, self.contacts.list(tenant_id, campaign_id, status, limit, cursor)
+
+    def get_contact(
+        self, tenant_id: str, campaign_id: str, contact_id: str
+    ) -> tuple[CampaignRecord, ContactRecord]:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        return record, self.contacts.get(tenant_id, campaign_id, contact_id)
+
+    def cancel_contact(
+        self, tenant_id: str, campaign_id: str, contact_id: str
+    ) -> tuple[CampaignRecord, ContactRecord]:
+        record = self.campaigns.get(tenant_id, campaign_id)
+        contact = self.contacts.get(tenant_id, campaign_id, contact_id)
+        rules.require_transition("cancel_contact", record.status)
+        previous = self.contacts.cancel(contact, self.clock.now())
+        self.campaigns.add_counts(record, {previous: -1, "cancelled": 1})
+        return record, self.contacts.get(tenant_id, campaign_id, contact_id)
+
+    # ------------------------------------------------------------------ internals
+    def _store_contacts(self, record: CampaignRecord, judged: Any) -> ContactsReport:
+        tenant_id, campaign_id = record.tenant_id, record.campaign_id
+        ids = [contact_id_for(campaign_id, c.phone_number) for c in judged.accepted]
+        existing = self.contacts.existing_ids(tenant_id, campaign_id, ids)
+        fresh = [c for c, cid in zip(judged.accepted, ids, strict=True) if cid not in existing]
+        if fresh:
+            first_seq = self.campaigns.allocate_sequence(
+                record, len(fresh), rules.ALLOWED_FROM["edit"]
+            )
+            self.contacts.add(tenant_id, campaign_id, fresh, first_seq, self.clock.now())
+            self.campaigns.add_counts(record, {"pending": len(fresh)})
+        return ContactsReport(
+            accepted=len(fresh),
+            duplicates=judged.duplicates + len(judged.accepted) - len(fresh),
+            invalid=[row.as_dict() for row in judged.invalid],
+        )
+
+    def _start(self, record: CampaignRecord, now: Any) -> None:
+        settings = settings_of(record)
+        status = "active" if settings.schedule_type == "immediate" else "scheduled"
+        self.campaigns.transition(record, rules.ALLOWED_FROM["schedule"], status, now)
+        self._replan(record)
+
+    def _replan(self, record: CampaignRecord) -> None:
+        """A new plan version: the planner re-plans every contact not yet queued."""
+        self._plan(record, self.campaigns.next_plan_version(record))
+
+    def _plan(self, record: CampaignRecord, version: int) -> None:
+        self.planning.request_plan(record.tenant_id, record.campaign_id, version)

@@ -1,0 +1,15 @@
+"""Ports the use cases depend on; adapters implement them and tests pass fakes."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class PlanningRequests(Protocol):
+    def request_plan(self, tenant_id: str, campaign_id: str, plan_version: int) -> None:
+        """Ask the planner (in the background) to plan the campaign's unqueued contacts."""
+        ...
+
+    def request_cancel(self, tenant_id: str, campaign_id: str) -> None:
+        """Ask the planner to mark every not-yet-dialled contact cancelled."""
+        ...

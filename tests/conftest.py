@@ -1,0 +1,36 @@
+"""Shared fixtures: AWS resources from template.yaml under moto, and the api handler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from batchcalls.clock import SimulatedClock, SystemClock, use_clock
+from batchcalls.settings import reset_settings
+
+# Every test runs with fake credentials; nothing reaches a real account.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_TRACE_DISABLED="1",
+    POWERTOOLS_METRICS_NAMESPACE="BatchCallsTests",
+    POWERTOOLS_SERVICE_NAME="batch-calls-tests",
+    POWERTOOLS_DEV="0",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+FIXED_NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+
+
+@pytest.fixture
+def clock() -> Iterator[SimulatedClock]:
+    simulated = SimulatedClock(FIXED_NOW)
+    use_clock(simulated)
+    yield simulated
+    use_clock(SystemClock())
