@@ -7,9 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-
 from batchcalls.clock import SimulatedClock, SystemClock, use_clock
-from batchcalls.settings import reset_settings
 
 # Every test runs with fake credentials; nothing reaches a real account.
 os.environ.update(

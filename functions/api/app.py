@@ -124,7 +124,8 @@ def _invalid_request(error: RequestValidationError) -> Response[Any]:
         ]
         # Drop pydantic's union/model wrapper names so the field path reads as the client sent it.
         loc = [part for part in loc if not part.startswith(("function-after", "constrained-"))]
-        details.append(ErrorDetail(".".join(loc) or "body", str(problem.get("msg", "invalid"))))
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        details.append(ErrorDetail(".".join(loc) or "body", message))
     return error_response(422, "validation_error", "the request is not valid", details)
 
 
@@ -176,13 +177,15 @@ def create_campaign(request: Annotated[CreateCampaignRequest, Body()]) -> Respon
             "the request is not valid", [ErrorDetail("Idempotency-Key", "at most 255 characters")]
         )
     settings = _settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=24 * 3600,
+    )
+    config.register_lambda_context(app.lambda_context)
     once = idempotent_function(
         data_keyword_argument="scope",
-        config=IdempotencyConfig(
-            event_key_jmespath="[tenant, key]",
-            payload_validation_jmespath="body",
-            expires_after_seconds=24 * 3600,
-        ),
+        config=config,
         persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
     )(lambda scope: _created_campaign(request))
     body = once(scope={"tenant": tenant(), "key": key, "body": request.model_dump(mode="json")})

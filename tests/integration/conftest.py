@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
-
 from batchcalls.adapters.api_keys import register_api_key
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.settings import StorageSettings, load_settings, reset_settings
+from moto import mock_aws
+
 from tests.support.api import ApiClient
 from tests.support.aws import create_template_resources, environment_for
 

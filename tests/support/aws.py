@@ -13,7 +13,12 @@ REGION = "us-east-1"
 
 
 def _table_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    wanted = ("AttributeDefinitions", "KeySchema", "LocalSecondaryIndexes", "GlobalSecondaryIndexes")
+    wanted = (
+        "AttributeDefinitions",
+        "KeySchema",
+        "LocalSecondaryIndexes",
+        "GlobalSecondaryIndexes",
+    )
     table = {k: copy.deepcopy(v) for k, v in properties.items() if k in wanted}
     table["BillingMode"] = "PAY_PER_REQUEST"
     return table
