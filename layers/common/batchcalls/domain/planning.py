@@ -1,0 +1,773 @@
+"""Plans when each contact of a campaign is called: a due instant and a caller id per contact.
+
+Pure: no AWS, no environment, no clock (the start instant is an input). It implements
+API.md "Planning rules" 1-7:
+
+1. Allowed time. A call lies in the daily window (`start_time`..`end_time`, half-open, on
+   a working day that is not a blackout date, both judged on the local date the window
+   *starts* on) of the campaign's timezone, or with `respect_contact_timezone` of every
+   timezone of the contact; with `legal_hours_guard` also within 08:00-21:00 in every
+   timezone of the contact. Local wall times become instants as `planning_windows`
+   explains (DST gaps skipped, the repeated hour counted as real time).
+2. Not before `start`.
+3. At most `max_calls_per_day` calls per calendar day of the campaign's timezone (the
+   day the call's instant falls on), counting existing calls given as `Occupancy`.
+4. At most `max_calls_per_second` (r) calls in any UTC second, each at its own
+   millisecond: every second has r "ticks", at offsets k * (1000 // r) ms, k = 0..r-1;
+   a call takes one free tick. Ticks are numbered globally (tick = second * r + k), so
+   all the work below is integer arithmetic on tick numbers.
+5. Days fill in order, and 7. pacing:
+   - `asap`: contacts, in the order given, each take the earliest free tick that is
+     allowed for them, in a day that is not full. Earlier days fill first as a result.
+   - `spread`: the calls of a day are spaced evenly over that day's allowed time. When
+     a day is first used it gets a quota n = min(calls the cap still allows that day,
+     contacts still to plan); the j-th new call of the day (j = 0..n-1) aims at the point
+     (j + 1/2) / n of the way through its own contact's allowed time that day (measured
+     in allowed time only, so gaps, DST and the guard do not bunch calls). With several
+     timezone groups, each group is thus spread over its own window while the day's calls
+     keep their order. If the aimed tick is taken, the call takes the next free allowed
+     tick after it that day, else the nearest free one before it; only when the contact
+     has no free allowed tick left that day does it go to the next day. A day is closed
+     when its quota is reached. To spread chunked plans exactly as one plan, give
+     `total` (contacts in the whole plan) with the first chunk.
+6. A contact is never dropped: it is planned, or reported unplaceable with reason
+   `no_allowed_window` (its allowed time is empty within the horizon, e.g. its zones'
+   windows never meet) or `beyond_horizon` (it has allowed time, but the capacity in it
+   is used up within the horizon).
+
+Horizon: planning looks `HORIZON_DAYS` (400) days past the start, a little over a year,
+so yearly blackout lists and any working-day pattern are covered; a campaign that needs
+more days than that (e.g. a small daily cap) gets `beyond_horizon` for the rest and can be
+planned again later from a later start.
+
+Speed: contacts are grouped by their timezone tuple; each group's allowed time is
+computed once (and cached) as tick intervals tagged with their campaign day. Used ticks
+are kept as a sorted list of merged runs; an asap group walks a frontier forward and
+takes whole free stretches at once for consecutive contacts of the same group, so a
+million contacts of one zone cost a few hundred list operations plus building the
+output. The result is columnar (`contact_ids`, `due_ms`, `caller_ids`), with
+`planned` building `PlannedCall` objects on demand.
+
+Chunks: `PlanResult.state` (a `PlannerState`, JSON via `to_json`/`from_json`) holds the
+day counts, the used tick runs still relevant, the rotation offset and, for spread, the
+day quotas. Planning contacts in chunks, each given the previous chunk's state, gives
+exactly the same plan as planning them in one call. Per-group frontiers are not stored:
+they are recomputed from the used runs and day counts, which is cheap and exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property, lru_cache
+from typing import Literal, Protocol
+
+from batchcalls.domain.planning_state import PlannerState
+from batchcalls.domain.planning_windows import (
+    DAY_MS,
+    AllowedTime,
+    DailyWindow,
+    local_ordinal,
+    wall_to_ms,
+)
+from batchcalls.models.campaign import CampaignSettings, Pacing
+
+__all__ = [
+    "HORIZON_DAYS",
+    "Occupancy",
+    "PlanContact",
+    "PlanResult",
+    "PlanSummary",
+    "PlannedCall",
+    "PlannerState",
+    "Unplaceable",
+    "UnplaceableReason",
+    "is_allowed",
+    "local_day",
+    "plan_contacts",
+    "summarise",
+]
+
+HORIZON_DAYS = 400
+_NO_CAP = 1 << 62
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+UnplaceableReason = Literal["no_allowed_window", "beyond_horizon"]
+
+
+class ContactLike(Protocol):
+    """What the planner reads of a contact."""
+
+    @property
+    def contact_id(self) -> str: ...
+
+    @property
+    def timezones(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContact:
+    """A contact as the planner sees it: its id and its (non-empty) timezones."""
+
+    contact_id: str
+    timezones: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    contact_id: str
+    due_ms: int  # epoch milliseconds, UTC
+    caller_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaceable:
+    contact_id: str
+    reason: UnplaceableReason
+
+
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    """Calls that already exist and count against the caps (e.g. queued, in progress and
+    finished calls when re-planning, or every known call around a retry).
+
+    - `calls_ms`: the instants of existing calls; each takes one place in its second (and
+      its exact millisecond is never handed out again). Calls before the start's second
+      do not matter here and may be left out.
+    - `day_counts`: existing calls per local date of the campaign's timezone, counted
+      towards `max_calls_per_day`. Independent of `calls_ms`: give the full count of each
+      day, whether or not its calls are also listed in `calls_ms`.
+      `Occupancy.from_calls` derives both from a list of instants.
+
+    Occupancy is added to the state it is planned with: give each existing call once
+    over a chain of chunks (normally with the first chunk).
+    """
+
+    calls_ms: Sequence[int] = ()
+    day_counts: Mapping[date, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_calls(
+        cls,
+        settings: CampaignSettings,
+        calls_ms: Sequence[int],
+        extra_day_counts: Mapping[date, int] | None = None,
+    ) -> Occupancy:
+        """Both counts from the instants of existing calls (plus calls known only by day)."""
+        days: dict[date, int] = dict(extra_day_counts or {})
+        for instant in calls_ms:
+            day = local_day(settings, instant)
+            days[day] = days.get(day, 0) + 1
+        return cls(tuple(calls_ms), days)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The plan of a list of contacts, in their order. Columnar for speed: position i of
+    `contact_ids`, `due_ms` and `caller_ids` is one planned call."""
+
+    contact_ids: list[str]
+    due_ms: list[int]
+    caller_ids: list[str | None]
+    unplaceable: list[Unplaceable]
+    state: PlannerState
+
+    @cached_property
+    def planned(self) -> list[PlannedCall]:
+        return [
+            PlannedCall(c, d, p)
+            for c, d, p in zip(self.contact_ids, self.due_ms, self.caller_ids, strict=True)
+        ]
+
+
+# --- the frame: everything about a plan that does not depend on its contacts ---------
+
+
+@dataclass(frozen=True, eq=False)
+class _Frame:
+    key: str
+    allowed: AllowedTime
+    rate: int
+    spacing: int
+    cap: int
+    spread: bool
+    start_ms: int
+    end_ms: int
+    start_tick: int
+    end_tick: int
+    day0: int  # ordinal of the start's local date in the campaign's timezone
+    day_ms: tuple[int, ...]  # day_ms[i]: first instant of campaign day i (len = days + 1)
+    day_ticks: tuple[int, ...]
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Frame) and other.key == self.key
+
+    def ceil_tick(self, ms: int) -> int:
+        """The first tick at or after the instant."""
+        second, rest = divmod(ms, 1000)
+        k = -(-rest // self.spacing)
+        if k >= self.rate:
+            return (second + 1) * self.rate
+        return second * self.rate + k
+
+    def tick_ms(self, tick: int) -> int:
+        second, k = divmod(tick, self.rate)
+        return second * 1000 + k * self.spacing
+
+
+def _frame(settings: CampaignSettings, start_ms: int, pacing: Pacing, horizon_days: int) -> _Frame:
+    window = DailyWindow.of(
+        settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
+    )
+    parts = (
+        settings.timezone,
+        window.start_minute,
+        window.end_minute,
+        sorted(window.working_days),
+        sorted(window.blackout_ordinals),
+        settings.respect_contact_timezone,
+        settings.legal_hours_guard,
+        settings.max_calls_per_day,
+        settings.max_calls_per_second,
+        pacing,
+        start_ms,
+        horizon_days,
+    )
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+    allowed = AllowedTime(
+        settings.timezone, window, settings.respect_contact_timezone, settings.legal_hours_guard
+    )
+    cap = settings.max_calls_per_day or _NO_CAP
+    return _frame_for_key(
+        key, allowed, settings.max_calls_per_second, cap, pacing, start_ms, horizon_days
+    )
+
+
+@lru_cache(maxsize=64)
+def _frame_for_key(
+    key: str,
+    allowed: AllowedTime,
+    rate: int,
+    cap: int,
+    pacing: Pacing,
+    start_ms: int,
+    horizon_days: int,
+) -> _Frame:
+    campaign_zone = allowed.campaign_zone
+    end_ms = start_ms + horizon_days * DAY_MS
+    day0 = local_ordinal(campaign_zone, start_ms)
+    last = local_ordinal(campaign_zone, end_ms) + 1
+    day_ms = [wall_to_ms(campaign_zone, ordinal, 0) for ordinal in range(day0, last + 1)]
+    day_ms[0] = min(day_ms[0], start_ms)
+    frame = _Frame(
+        key=key,
+        allowed=allowed,
+        rate=rate,
+        spacing=1000 // rate,
+        cap=cap,
+        spread=pacing == "spread",
+        start_ms=start_ms,
+        end_ms=end_ms,
+        start_tick=0,
+        end_tick=0,
+        day0=day0,
+        day_ms=tuple(day_ms),
+        day_ticks=(),
+    )
+    # Tick numbers need the rate, so they are filled in once the frame can compute them.
+    object.__setattr__(frame, "start_tick", frame.ceil_tick(start_ms))
+    object.__setattr__(frame, "end_tick", frame.ceil_tick(end_ms))
+    object.__setattr__(frame, "day_ticks", tuple(frame.ceil_tick(ms) for ms in day_ms))
+    return frame
+
+
+@dataclass(frozen=True, eq=False)
+class _Group:
+    """The allowed time of one timezone tuple, as tick intervals within campaign days."""
+
+    starts: list[int]
+    ends: list[int]
+    days: list[int]  # campaign day index of each interval
+    # For spread: the distinct days, and per day its interval index range.
+    day_list: list[int]
+    day_first: list[int]
+    day_stop: list[int]
+    cum: list[int]  # cum[k]: allowed ticks in intervals before k
+
+
+@lru_cache(maxsize=512)
+def _group(frame: _Frame, timezones: tuple[str, ...]) -> _Group:
+    starts: list[int] = []
+    ends: list[int] = []
+    days: list[int] = []
+    day_ms = frame.day_ms
+    for start, end in frame.allowed.intervals(timezones, frame.start_ms, frame.end_ms):
+        day = bisect_right(day_ms, start) - 1
+        while start < end:
+            # Split at the campaign's midnights: the daily cap is per campaign day.
+            cut = min(end, day_ms[day + 1])
+            first, stop = frame.ceil_tick(start), frame.ceil_tick(cut)
+            if first < stop:
+                starts.append(first)
+                ends.append(stop)
+                days.append(day)
+            start = cut
+            day += 1
+    day_list: list[int] = []
+    day_first: list[int] = []
+    day_stop: list[int] = []
+    for k, day in enumerate(days):
+        if not day_list or day_list[-1] != day:
+            day_list.append(day)
+            day_first.append(k)
+            day_stop.append(k)
+        day_stop[-1] = k + 1
+    cum = [0]
+    for first, stop in zip(starts, ends, strict=True):
+        cum.append(cum[-1] + stop - first)
+    return _Group(starts, ends, days, day_list, day_first, day_stop, cum)
+
+
+# --- the engine: used ticks, day counts, and the two pacings ---------------------------
+
+
+class _Engine:
+    def __init__(self, frame: _Frame, state: PlannerState | None) -> None:
+        self.frame = frame
+        n_days = len(frame.day_ticks) - 1
+        self.day_counts = [0] * n_days
+        self.closed = bytearray(n_days)  # spread: day reached its quota
+        self.quotas: dict[int, list[int]] = {}  # spread: day -> [quota, placed]
+        self.remaining = 0
+        # Used ticks as sorted, disjoint, non-touching runs [run_starts[i], run_ends[i]).
+        self.run_starts: list[int] = []
+        self.run_ends: list[int] = []
+        if state is not None:
+            if state.key != frame.key:
+                raise ValueError(
+                    "planner state belongs to another plan (settings, start, pacing or "
+                    "horizon differ): start a fresh plan instead"
+                )
+            for i, count in enumerate(state.day_counts[:n_days]):
+                self.day_counts[i] = count
+            self.run_starts = list(state.used_runs[0::2])
+            self.run_ends = list(state.used_runs[1::2])
+            self.remaining = state.remaining
+            for day, quota, placed in state.quotas:
+                self.quotas[day] = [quota, placed]
+            for day in state.closed_days:
+                self.closed[day] = 1
+
+    # used ticks
+
+    def is_used(self, tick: int) -> bool:
+        j = bisect_right(self.run_starts, tick) - 1
+        return j >= 0 and self.run_ends[j] > tick
+
+    def mark(self, first: int, stop: int) -> None:
+        """Mark the free ticks [first, stop) used, merging with touching runs."""
+        starts, ends = self.run_starts, self.run_ends
+        j = bisect_right(starts, first) - 1
+        if j >= 0 and ends[j] == first:
+            ends[j] = stop
+        else:
+            j += 1
+            starts.insert(j, first)
+            ends.insert(j, stop)
+        if j + 1 < len(starts) and starts[j + 1] == stop:
+            ends[j] = ends[j + 1]
+            del starts[j + 1]
+            del ends[j + 1]
+
+    def add_occupancy(self, occupancy: Occupancy) -> None:
+        frame = self.frame
+        rate, spacing = frame.rate, frame.spacing
+        by_second: dict[int, list[int]] = defaultdict(list)
+        for instant in occupancy.calls_ms:
+            second = instant // 1000
+            if (second + 1) * rate > frame.start_tick and second * rate < frame.end_tick:
+                by_second[second].append(instant)
+        for second, instants in by_second.items():
+            base = second * rate
+            others = 0
+            for instant in instants:
+                offset = instant - second * 1000
+                tick = base + offset // spacing
+                if offset % spacing == 0 and offset // spacing < rate and not self.is_used(tick):
+                    self.mark(tick, tick + 1)  # exactly on a tick: that tick is taken
+                else:
+                    others += 1
+            # A call between ticks still takes a place in its second: block the latest
+            # free ticks, keeping the earliest ones for asap.
+            tick = base + rate - 1
+            while others and tick >= base:
+                if not self.is_used(tick):
+                    self.mark(tick, tick + 1)
+                    others -= 1
+                tick -= 1
+        for day, count in occupancy.day_counts.items():
+            index = (day if isinstance(day, date) else date.fromisoformat(day)).toordinal()
+            index -= frame.day0
+            if 0 <= index < len(self.day_counts):
+                self.day_counts[index] += count
+
+    # asap
+
+    def plan_asap(
+        self,
+        runs: list[tuple[tuple[str, ...], int]],
+        ticks_out: list[tuple[int, int]],
+        unplaced_out: list[tuple[int, int, UnplaceableReason]],
+    ) -> None:
+        """Place runs of consecutive contacts of one timezone tuple each. Appends (first
+        tick, count) stretches to `ticks_out` and (first index, count, reason) to
+        `unplaced_out`."""
+        frame = self.frame
+        cap = frame.cap
+        day_counts = self.day_counts
+        starts, ends = self.run_starts, self.run_ends
+        frontier: dict[tuple[str, ...], tuple[int, int]] = {}
+        index = 0
+        for timezones, count in runs:
+            group = _group(frame, timezones)
+            if not group.starts:
+                unplaced_out.append((index, count, "no_allowed_window"))
+                index += count
+                continue
+            g_starts, g_ends, g_days = group.starts, group.ends, group.days
+            n_intervals = len(g_starts)
+            k, tick = frontier.get(timezones) or (0, g_starts[0])
+            need = count
+            while need:
+                if k >= n_intervals:
+                    unplaced_out.append((index + count - need, need, "beyond_horizon"))
+                    break
+                end = g_ends[k]
+                day = g_days[k]
+                if tick >= end or day_counts[day] >= cap:
+                    k += 1
+                    if k < n_intervals and g_starts[k] > tick:
+                        tick = g_starts[k]
+                    continue
+                j = bisect_right(starts, tick) - 1
+                if j >= 0 and ends[j] > tick:
+                    tick = ends[j]  # runs never touch, so the run's end is free
+                    if tick >= end:
+                        continue
+                # [tick, free_end) is free and allowed: take as much as needed and fits.
+                free_end = starts[j + 1] if j + 1 < len(starts) and starts[j + 1] < end else end
+                taken = min(need, free_end - tick, cap - day_counts[day])
+                if j >= 0 and ends[j] == tick:
+                    ends[j] = tick + taken
+                else:
+                    j += 1
+                    starts.insert(j, tick)
+                    ends.insert(j, tick + taken)
+                if j + 1 < len(starts) and starts[j + 1] == ends[j]:
+                    ends[j] = ends[j + 1]
+                    del starts[j + 1]
+                    del ends[j + 1]
+                day_counts[day] += taken
+                ticks_out.append((tick, taken))
+                tick += taken
+                need -= taken
+            frontier[timezones] = (k, tick)
+            index += count
+
+    # spread
+
+    def plan_spread(
+        self,
+        timezone_list: list[tuple[str, ...]],
+        ticks_out: list[tuple[int, int]],
+        unplaced_out: list[tuple[int, int, UnplaceableReason]],
+    ) -> None:
+        frame = self.frame
+        cap = frame.cap
+        day_counts, closed, quotas = self.day_counts, self.closed, self.quotas
+        pointer: dict[tuple[str, ...], int] = {}
+        for index, timezones in enumerate(timezone_list):
+            group = _group(frame, timezones)
+            if not group.starts:
+                unplaced_out.append((index, 1, "no_allowed_window"))
+                self.remaining -= 1
+                continue
+            p = pointer.get(timezones, 0)
+            placed = -1
+            while p < len(group.day_list):
+                day = group.day_list[p]
+                if closed[day] or day_counts[day] >= cap:
+                    p += 1
+                    continue
+                quota = quotas.get(day)
+                if quota is None:
+                    quota = quotas[day] = [min(cap - day_counts[day], self.remaining), 0]
+                first, stop = group.day_first[p], group.day_stop[p]
+                length = group.cum[stop] - group.cum[first]
+                aim = group.cum[first] + (2 * quota[1] + 1) * length // (2 * quota[0])
+                k = bisect_right(group.cum, aim, first, stop) - 1
+                placed = self._free_near(
+                    group, first, stop, k, group.starts[k] + aim - group.cum[k]
+                )
+                if placed < 0:
+                    p += 1  # no free allowed tick left for this group on this day
+                    continue
+                self.mark(placed, placed + 1)
+                quota[1] += 1
+                day_counts[day] += 1
+                if quota[1] >= quota[0]:
+                    closed[day] = 1
+                    del quotas[day]
+                break
+            pointer[timezones] = p
+            self.remaining -= 1
+            if placed < 0:
+                unplaced_out.append((index, 1, "beyond_horizon"))
+            else:
+                ticks_out.append((placed, 1))
+
+    def _free_near(self, group: _Group, first: int, stop: int, k: int, aim: int) -> int:
+        """The first free tick at or after `aim` in intervals k..stop-1, else the last free
+        tick before it in intervals first..k, else -1."""
+        starts, ends = self.run_starts, self.run_ends
+        g_starts, g_ends = group.starts, group.ends
+        tick, i = aim, k
+        while i < stop:
+            tick = max(tick, g_starts[i])
+            j = bisect_right(starts, tick) - 1
+            if j >= 0 and ends[j] > tick:
+                tick = ends[j]
+            if tick < g_ends[i]:
+                return tick
+            i += 1
+        tick, i = aim - 1, k
+        while i >= first:
+            tick = min(tick, g_ends[i] - 1)
+            if tick >= g_starts[i]:
+                j = bisect_right(starts, tick) - 1
+                if j >= 0 and ends[j] > tick:
+                    tick = starts[j] - 1
+                if tick >= g_starts[i]:
+                    return tick
+            i -= 1
+        return -1
+
+    # state
+
+    def export(self, rotation_offset: int) -> PlannerState:
+        frame = self.frame
+        # Runs inside days that can take no more calls can never matter again: drop them.
+        done = [
+            (frame.day_ticks[d], frame.day_ticks[d + 1])
+            for d, count in enumerate(self.day_counts)
+            if count >= frame.cap or self.closed[d]
+        ]
+        runs: list[int] = []
+        i = 0
+        for start, end in zip(self.run_starts, self.run_ends, strict=True):
+            while i < len(done) and done[i][1] <= start:
+                i += 1
+            j = i
+            while start < end:
+                if j < len(done) and done[j][0] < end:
+                    if done[j][0] > start:
+                        runs += (start, done[j][0])
+                    start = max(start, done[j][1])
+                    j += 1
+                else:
+                    runs += (start, end)
+                    break
+        if runs:
+            # Touching pieces after cutting stay separate runs; join them again.
+            joined = [runs[0], runs[1]]
+            for a, b in zip(runs[2::2], runs[3::2], strict=True):
+                if a == joined[-1]:
+                    joined[-1] = b
+                else:
+                    joined += (a, b)
+            runs = joined
+        return PlannerState(
+            key=frame.key,
+            rotation_offset=rotation_offset,
+            day_counts=tuple(self.day_counts),
+            used_runs=tuple(runs),
+            remaining=self.remaining if frame.spread else 0,
+            quotas=tuple((d, q[0], q[1]) for d, q in sorted(self.quotas.items())),
+            closed_days=tuple(d for d, c in enumerate(self.closed) if c),
+        )
+
+
+# --- public API -------------------------------------------------------------------------
+
+
+def _epoch_ms(instant: datetime | int) -> int:
+    if isinstance(instant, datetime):
+        if instant.tzinfo is None:
+            raise ValueError("the start instant must be timezone-aware")
+        return (instant - _EPOCH) // timedelta(milliseconds=1)
+    return int(instant)
+
+
+def _caller_ids(
+    settings: CampaignSettings, contact_ids: list[str], offset: int
+) -> tuple[list[str | None], int]:
+    numbers = list(settings.phone_numbers)
+    count = len(contact_ids)
+    if not numbers:
+        return [None] * count, offset
+    if settings.phone_rotation == "sequential":
+        return [numbers[0]] * count, offset
+    if settings.phone_rotation == "random":
+        # Uniform over the numbers, but a pure function of the contact id, so the same
+        # contact gets the same number however often or in whatever chunk it is planned.
+        size = len(numbers)
+        return [
+            numbers[
+                int.from_bytes(
+                    hashlib.blake2b(c.encode(), digest_size=8, person=b"caller-id").digest(),
+                    "big",
+                )
+                % size
+            ]
+            for c in contact_ids
+        ], offset
+    # round_robin: continue where the previous chunk or plan stopped.
+    start = offset % len(numbers)
+    rotated: list[str | None] = [*numbers[start:], *numbers[:start]]
+    return (rotated * (count // len(numbers) + 1))[:count], offset + count
+
+
+def plan_contacts(
+    settings: CampaignSettings,
+    start: datetime | int,
+    contacts: Sequence[ContactLike],
+    state: PlannerState | None = None,
+    occupancy: Occupancy | None = None,
+    *,
+    rotation_offset: int | None = None,
+    total: int | None = None,
+    pacing: Pacing | None = None,
+    horizon_days: int = HORIZON_DAYS,
+) -> PlanResult:
+    """Plan `contacts` (in plan order) from `start` (aware datetime or epoch ms).
+
+    - `state`: the previous chunk's `PlanResult.state`, to go on where it stopped; the
+      settings, start, pacing and horizon must be the same (else ValueError).
+    - `occupancy`: existing calls that count against the caps (see `Occupancy`).
+    - `rotation_offset`: where round-robin continues (defaults to the state's, else 0).
+    - `total`: spread pacing only, the number of contacts in the whole plan when this is
+      its first chunk (default: these contacts).
+    - `pacing`: overrides `settings.pacing` (e.g. "asap" to plan a retry at the earliest).
+    """
+    start_ms = _epoch_ms(start)
+    effective_pacing: Pacing = pacing or settings.pacing
+    frame = _frame(settings, start_ms, effective_pacing, horizon_days)
+    engine = _Engine(frame, state)
+    if occupancy is not None:
+        engine.add_occupancy(occupancy)
+    if state is None:
+        engine.remaining = total if total is not None else len(contacts)
+    # Spread needs at least this chunk's contacts to be expected.
+    engine.remaining = max(engine.remaining, len(contacts))
+
+    ticks: list[tuple[int, int]] = []
+    unplaced: list[tuple[int, int, UnplaceableReason]] = []
+    if frame.spread:
+        engine.plan_spread([c.timezones for c in contacts], ticks, unplaced)
+    else:
+        runs: list[tuple[tuple[str, ...], int]] = []
+        previous: tuple[str, ...] | None = None
+        for contact in contacts:
+            zones = contact.timezones
+            if zones == previous:
+                runs[-1] = (zones, runs[-1][1] + 1)
+            else:
+                runs.append((zones, 1))
+                previous = zones
+        engine.plan_asap(runs, ticks, unplaced)
+
+    due: list[int] = []
+    rate, spacing = frame.rate, frame.spacing
+    if rate * spacing == 1000:
+        # Ticks are evenly spaced over the whole time line: ms = tick * spacing.
+        for first, count in ticks:
+            due.extend(range(first * spacing, (first + count) * spacing, spacing))
+    else:
+        for first, count in ticks:
+            due.extend(
+                (t // rate) * 1000 + (t % rate) * spacing for t in range(first, first + count)
+            )
+
+    ids = [c.contact_id for c in contacts]
+    unplaceable: list[Unplaceable] = []
+    if unplaced:
+        skip = bytearray(len(ids))
+        for first, count, reason in unplaced:
+            for i in range(first, first + count):
+                skip[i] = 1
+                unplaceable.append(Unplaceable(ids[i], reason))
+        ids = [c for c, s in zip(ids, skip, strict=True) if not s]
+    offset = (
+        rotation_offset if rotation_offset is not None else state.rotation_offset if state else 0
+    )
+    callers, next_offset = _caller_ids(settings, ids, offset)
+    return PlanResult(ids, due, callers, unplaceable, engine.export(next_offset))
+
+
+def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms: int) -> bool:
+    """Whether the instant lies in the contact's allowed time (rule 1, guard included):
+    what delivery checks just before dialling. It knows nothing of start, caps or rate."""
+    window = DailyWindow.of(
+        settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
+    )
+    allowed = AllowedTime(
+        settings.timezone, window, settings.respect_contact_timezone, settings.legal_hours_guard
+    )
+    zones = tuple(timezones) or (settings.timezone,)
+    return allowed.contains(zones, instant_ms)
+
+
+def local_day(settings: CampaignSettings, instant_ms: int) -> date:
+    """The campaign-local calendar day an instant falls on (the day `max_calls_per_day`
+    counts it in)."""
+    return date.fromordinal(local_ordinal(settings.timezone, instant_ms))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """What a preview shows (API.md `POST /batch-calls/{id}/preview`)."""
+
+    first_call_ms: int | None
+    last_call_ms: int | None
+    calls_per_day: dict[date, int]
+    unplaceable: list[Unplaceable]
+
+
+def summarise(settings: CampaignSettings, result: PlanResult) -> PlanSummary:
+    """First and last call, calls per campaign-local day; `last_call_ms` is the finish
+    estimate (the last call's due time)."""
+    per_day: dict[date, int] = {}
+    if result.due_ms:
+        ordered = sorted(result.due_ms)
+        # Walk day boundaries instead of converting each instant to a local date.
+        day = local_day(settings, ordered[0])
+        next_start = wall_to_ms(settings.timezone, day.toordinal() + 1, 0)
+        for instant in ordered:
+            while instant >= next_start:
+                day = date.fromordinal(day.toordinal() + 1)
+                next_start = wall_to_ms(settings.timezone, day.toordinal() + 1, 0)
+            per_day[day] = per_day.get(day, 0) + 1
+    return PlanSummary(
+        first_call_ms=min(result.due_ms) if result.due_ms else None,
+        last_call_ms=max(result.due_ms) if result.due_ms else None,
+        calls_per_day=per_day,
+        unplaceable=list(result.unplaceable),
+    )
