@@ -1,0 +1,354 @@
+"""The few places where the in-process moto server hands work to the local runtime.
+
+moto runs in this process (see `moto_server`), so the runtime can listen where moto
+itself cannot act, instead of guessing from the outside:
+
+- SQS `send_message` (every sender: boto3 on any session, S3 notifications, rule
+  targets): for a queue the runtime polls, the message goes in with no delay and the
+  runtime learns its intended delay, so delays follow the injected clock.
+- EventBridge `Rule.send_to_targets`: moto matches the pattern and builds the event,
+  but sends API destinations no body and cannot run a Lambda target (it raises); those
+  targets go to the runtime, the others stay with moto.
+- S3 notifications to a Lambda function (moto would try Docker) go to the runtime.
+
+And CloudFormation gaps, so `template.yaml` deploys as written:
+- `AWS::Events::Connection` and `AWS::Events::ApiDestination` (moto's API has them,
+  its CloudFormation does not); `Ref` of an `AWS::Events::EventBus` gives its name;
+  an `AWS::S3::Bucket`'s `NotificationConfiguration` is applied.
+- `AWS::ApiGatewayV2::*` and `AWS::CloudWatch::Alarm` become inert placeholders: the
+  runtime serves the HTTP API itself (from the SAM events) and alarms mean nothing here.
+
+Every behavioural hook is inert while no listener is set, so other tests in the same
+process that use moto (`mock_aws`) see moto unchanged. The hooks are written against
+moto 5.2 (pinned); `tests/local` fails loudly if an upgrade moves them.
+"""
+
+from __future__ import annotations
+
+import copy
+import string
+import threading
+from typing import Any, Protocol
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.events import models as events_models
+from moto.moto_api._internal import mock_random as random
+from moto.s3 import models as s3_models
+from moto.s3 import notifications as s3_notifications
+from moto.sqs import models as sqs_models
+
+
+class Listener(Protocol):
+    """What the local runtime offers moto (called on moto's request threads)."""
+
+    send_lock: threading.Lock
+
+    def owns_queue(self, queue_name: str) -> bool: ...
+
+    def message_sent(self, queue_name: str, message_id: str, delay_seconds: int) -> None: ...
+
+    def rule_matched(
+        self, rule: Any, targets: list[dict[str, Any]], event: dict[str, Any]
+    ) -> None: ...
+
+    def lambda_notified(self, function_arn: str, event: dict[str, Any]) -> None: ...
+
+
+_listener: Listener | None = None
+_models: list[type[CloudFormationModel]] = []
+_installed = False
+_install_lock = threading.Lock()
+
+
+def set_listener(listener: Listener | None) -> None:
+    global _listener
+    _listener = listener
+
+
+def runtime_target(arn: str) -> bool:
+    """Targets moto cannot deliver, which the runtime takes over."""
+    return arn.startswith("arn:aws:lambda:") or ":api-destination/" in arn
+
+
+# ----------------------------------------------------------------------- CloudFormation
+class _Placeholder(CloudFormationModel):
+    """A resource created by a shim below: a physical id and its attributes."""
+
+    def __init__(self, physical_resource_id: str, attributes: dict[str, Any]) -> None:
+        self.physical_resource_id = physical_resource_id
+        self._attributes = attributes
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "Local::Stack::Placeholder"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self._attributes.get(attribute_name, self.physical_resource_id)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _EventsConnection(CloudFormationModel):
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::Connection"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "SecretArn")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Placeholder:
+        properties = cloudformation_json["Properties"]
+        backend = events_models.events_backends[account_id][region_name]
+        connection = backend.create_connection(
+            resource_name,
+            properties.get("Description", ""),
+            properties["AuthorizationType"],
+            properties.get("AuthParameters", {}),
+        )
+        return _Placeholder(
+            connection.name, {"Arn": connection.arn, "SecretArn": connection.secret_arn}
+        )
+
+
+class _EventsApiDestination(CloudFormationModel):
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::ApiDestination"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Placeholder:
+        properties = cloudformation_json["Properties"]
+        backend = events_models.events_backends[account_id][region_name]
+        described = backend.create_api_destination(
+            resource_name,
+            properties.get("Description", ""),
+            properties["ConnectionArn"],
+            properties["InvocationEndpoint"],
+            properties.get("InvocationRateLimitPerSecond"),
+            properties["HttpMethod"],
+        )
+        return _Placeholder(resource_name, {"Arn": described["ApiDestinationArn"]})
+
+
+def _api_id() -> str:
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+
+
+def _placeholder_model(resource_type: str) -> type[CloudFormationModel]:
+    """An inert model for a type that has no meaning in moto (see the module doc)."""
+
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Placeholder:
+        properties = cloudformation_json.get("Properties", {})
+        if resource_type == "AWS::ApiGatewayV2::Api":
+            api_id = _api_id()
+            endpoint = f"https://{api_id}.execute-api.{region_name}.amazonaws.com"
+            return _Placeholder(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+        if resource_type == "AWS::ApiGatewayV2::Stage":
+            return _Placeholder(str(properties.get("StageName", "$default")), {})
+        return _Placeholder(f"{resource_name}-{_api_id()}", {})
+
+    return type(
+        "_Inert" + resource_type.replace("::", ""),
+        (CloudFormationModel,),
+        {
+            "__module__": __name__,
+            "cloudformation_name_type": staticmethod(lambda: ""),
+            "cloudformation_type": staticmethod(lambda: resource_type),
+            "has_cfn_attr": classmethod(lambda cls, attr: True),
+            "create_from_cloudformation_json": classmethod(create),
+        },
+    )
+
+
+INERT_TYPES = (
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Deployment",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::ApiMapping",
+    "AWS::ApiGatewayV2::DomainName",
+    "AWS::CloudWatch::Alarm",
+)
+
+
+def _bucket_notifications(properties: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's NotificationConfiguration in the shape moto's bucket keeps."""
+
+    def entries(kind: str, arn_key: str, moto_key: str) -> list[dict[str, Any]]:
+        result = []
+        for item in properties.get(kind, []):
+            entry: dict[str, Any] = {moto_key: item[arn_key], "Event": [item["Event"]]}
+            rules = item.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            if rules:
+                entry["Filter"] = {
+                    "S3Key": {
+                        "FilterRule": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]
+                    }
+                }
+            result.append(entry)
+        return result
+
+    config: dict[str, Any] = {
+        "QueueConfiguration": entries("QueueConfigurations", "Queue", "Queue"),
+        "CloudFunctionConfiguration": entries("LambdaConfigurations", "Function", "CloudFunction"),
+        "TopicConfiguration": entries("TopicConfigurations", "Topic", "Topic"),
+    }
+    if properties.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+        config["EventBridgeConfiguration"] = {}
+    return {k: v for k, v in config.items() if v or k == "EventBridgeConfiguration"}
+
+
+# ----------------------------------------------------------------------- behaviour
+def _install_sqs_hook() -> None:
+    original = sqs_models.SQSBackend.send_message
+
+    def send_message(
+        self: Any,
+        queue_name: str,
+        message_body: str,
+        message_attributes: dict[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        listener = _listener
+        if listener is None or not listener.owns_queue(queue_name):
+            return original(
+                self, queue_name, message_body, message_attributes, delay_seconds, *args, **kwargs
+            )
+        queue = self.get_queue(queue_name)
+        default = int(getattr(queue, "delay_seconds", 0) or 0)
+        intended = int(delay_seconds) if delay_seconds is not None else default
+        if queue.fifo_queue or not 0 <= intended <= 900:
+            # FIFO queues refuse per-message delays; out-of-range delays fail in moto.
+            return original(
+                self, queue_name, message_body, message_attributes, delay_seconds, *args, **kwargs
+            )
+        with listener.send_lock:
+            message = original(
+                self, queue_name, message_body, message_attributes, 0, *args, **kwargs
+            )
+            listener.message_sent(queue_name, message.id, intended)
+        return message
+
+    sqs_models.SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+def _install_events_hook() -> None:
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        listener = _listener
+        if listener is None:
+            return original(self, original_event, transform_input)
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+            return None
+        ours = [dict(t) for t in self.targets if runtime_target(t["Arn"])]
+        theirs = [t for t in self.targets if not runtime_target(t["Arn"])]
+        if ours:
+            listener.rule_matched(self, ours, copy.deepcopy(dict(original_event)))
+        if theirs:
+            rest = copy.copy(self)
+            rest.targets = theirs
+            original(rest, original_event, transform_input)
+        return None
+
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _install_s3_hooks() -> None:
+    original_invoke = s3_notifications._invoke_awslambda
+
+    def invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        listener = _listener
+        if listener is None:
+            return original_invoke(account_id, event_body, fn_arn, region_name)
+        listener.lambda_notified(fn_arn, copy.deepcopy(event_body))
+        return None
+
+    s3_notifications._invoke_awslambda = invoke_awslambda
+
+    bucket_class: Any = s3_models.FakeBucket
+    original_create = bucket_class.create_from_cloudformation_json.__func__
+
+    def create_bucket(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kw: Any
+    ):
+        bucket = original_create(cls, resource_name, cloudformation_json, *args, **kw)
+        notifications = cloudformation_json.get("Properties", {}).get("NotificationConfiguration")
+        if _listener is not None and notifications:
+            bucket.set_notification_configuration(_bucket_notifications(notifications))
+        return bucket
+
+    bucket_class.create_from_cloudformation_json = classmethod(create_bucket)
+
+
+def _event_bus_physical_id(self: Any) -> str:
+    if _listener is None:
+        raise AttributeError("physical_resource_id")  # moto's own behaviour
+    return self.name
+
+
+def install() -> None:
+    """Install every hook once per process (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        # moto finds models through __subclasses__ (weak references): keep them alive.
+        _models.extend(_placeholder_model(t) for t in INERT_TYPES)
+        _install_sqs_hook()
+        _install_events_hook()
+        _install_s3_hooks()
+        events_models.EventBus.physical_resource_id = property(_event_bus_physical_id)  # type: ignore[attr-defined]
+        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cached.cache_clear()
+        _installed = True

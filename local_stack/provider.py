@@ -1,0 +1,209 @@
+"""The simulated voice provider (API.md "Provider"), served over HTTP on loopback.
+
+`POST /calls` accepts a call, or refuses its caller ID with 422 `from_rejected`; a
+repeated `call_id` answers as the first time did without dialling again. Each call is
+work on the event loop: after `call_seconds` of the injected clock the outcome (by the
+last digit of `to`: 1 no_answer, 2 busy, 3 failed, else completed) is posted to the
+call's `callback_url`, signed `X-Signature: t=<unix seconds>,v1=<HMAC-SHA256 hex of
+"<t>.<body>">` with the provider secret, unless callbacks are set to be dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from local_stack.loop import EventLoop
+
+log = logging.getLogger("local_stack")
+
+OUTCOMES = {"1": "no_answer", "2": "busy", "3": "failed"}
+SUMMARIES = {
+    "completed": "Simulated call: the contact answered and the agent finished the script.",
+    "no_answer": "Simulated call: nobody answered.",
+    "busy": "Simulated call: the line was busy.",
+    "failed": "Simulated call: the call could not be connected.",
+}
+
+
+def iso(instant: datetime) -> str:
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-Signature` header value of a callback body."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def outcome_for(number: str) -> str:
+    digits = [c for c in number if c.isdigit()]
+    return OUTCOMES.get(digits[-1] if digits else "", "completed")
+
+
+@dataclass
+class ProviderSettings:
+    call_seconds: float = 60
+    reject_from: frozenset[str] = frozenset()
+    drop_callbacks: bool = False
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply `{"call_seconds", "reject_from", "drop_callbacks"}`; ValueError if wrong."""
+        unknown = set(changes) - {"call_seconds", "reject_from", "drop_callbacks"}
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
+        if "call_seconds" in changes:
+            seconds = changes["call_seconds"]
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise ValueError("call_seconds must be a number >= 0")
+            self.call_seconds = seconds
+        if "reject_from" in changes:
+            numbers = changes["reject_from"]
+            if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+                raise ValueError("reject_from must be a list of phone numbers")
+            self.reject_from = frozenset(numbers)
+        if "drop_callbacks" in changes:
+            if not isinstance(changes["drop_callbacks"], bool):
+                raise ValueError("drop_callbacks must be true or false")
+            self.drop_callbacks = changes["drop_callbacks"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "call_seconds": self.call_seconds,
+            "reject_from": sorted(self.reject_from),
+            "drop_callbacks": self.drop_callbacks,
+        }
+
+
+@dataclass
+class CallRecord:
+    call_id: str
+    batch_id: str | None
+    contact_id: str | None
+    from_number: str
+    to: str
+    agent_id: str | None
+    placed_at: str
+    ended_at: str | None
+    status: str
+    callback_url: str
+    callback_status: int | str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["from"] = data.pop("from_number")
+        return data
+
+
+class SimulatedProvider:
+    def __init__(self, loop: EventLoop, secret: str, settings: ProviderSettings) -> None:
+        self.loop = loop
+        self.secret = secret
+        self.settings = settings
+        self._calls: list[CallRecord] = []
+        self._answers: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c.as_dict() for c in self._calls]
+
+    def place(self, payload: Any) -> tuple[int, dict[str, Any]]:
+        """`POST /calls`: the status and body the provider answers."""
+        problem = self._problem(payload)
+        if problem:
+            return 400, {"error": {"code": "invalid_request", "message": problem}}
+        call_id = payload["call_id"]
+        with self._lock:
+            if call_id in self._answers:
+                return self._answers[call_id]
+            if payload["from"] in self.settings.reject_from:
+                answer = (
+                    422,
+                    {
+                        "error": {
+                            "code": "from_rejected",
+                            "message": f"caller ID {payload['from']} is not allowed",
+                        }
+                    },
+                )
+                self._answers[call_id] = answer
+                return answer
+            variables = payload.get("variables") or {}
+            now = self.loop.now()
+            record = CallRecord(
+                call_id=call_id,
+                batch_id=variables.get("batch_id") or payload.get("batch_id"),
+                contact_id=variables.get("contact_id") or payload.get("contact_id"),
+                from_number=payload["from"],
+                to=payload["to"],
+                agent_id=payload.get("agent_id"),
+                placed_at=iso(now),
+                ended_at=None,
+                status="in_progress",
+                callback_url=payload["callback_url"],
+            )
+            self._calls.append(record)
+            answer = 200, {"call_id": call_id, "status": "accepted"}
+            self._answers[call_id] = answer
+            seconds = self.settings.call_seconds
+        self.loop.call_later(seconds, f"call {call_id} ends", lambda at: self._end(record, at))
+        return answer
+
+    @staticmethod
+    def _problem(payload: Any) -> str | None:
+        if not isinstance(payload, dict):
+            return "the body must be a JSON object"
+        for name in ("call_id", "from", "to", "callback_url"):
+            if not isinstance(payload.get(name), str) or not payload[name]:
+                return f"{name} is required (a string)"
+        if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
+            return "variables must be an object"
+        return None
+
+    def _end(self, record: CallRecord, now: datetime) -> None:
+        status = outcome_for(record.to)
+        duration = int(self.settings.call_seconds) if status == "completed" else 0
+        with self._lock:
+            record.status = status
+            record.ended_at = iso(now)
+        if self.settings.drop_callbacks:
+            record.callback_status = "dropped"
+            return
+        body = json.dumps(
+            {
+                "call_id": record.call_id,
+                "status": status,
+                "duration_seconds": duration,
+                "summary": SUMMARIES[status],
+            }
+        ).encode()
+        timestamp = int(now.timestamp())
+        request = urllib.request.Request(
+            record.callback_url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-Signature": sign(self.secret, timestamp, body),
+                "User-Agent": "local-stack-simulated-provider",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+                record.callback_status = response.status
+        except urllib.error.HTTPError as failure:
+            record.callback_status = failure.code
+            log.warning("callback of %s answered %s", record.call_id, failure.code)
+        except (urllib.error.URLError, OSError, ValueError) as failure:
+            record.callback_status = f"error: {failure}"
+            log.warning("callback of %s failed: %s", record.call_id, failure)

@@ -1,0 +1,294 @@
+"""The local HTTP servers: the API (routes from the template, plus /_local) and the provider."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from local_stack.http_api import BadFunctionResponse, HttpRequest, build_event, to_response
+from local_stack.provider import iso
+
+if TYPE_CHECKING:
+    from local_stack.stack import LocalStack
+
+log = logging.getLogger("local_stack")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP APIs refuse larger payloads
+MAX_ADVANCE_SECONDS = 366 * 86400
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def error(status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
+    """An error in API.md's shape."""
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def ok(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _json_body(request: Request) -> tuple[Any, Response | None]:
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw or b"null"), None
+    except ValueError:
+        return None, error(400, "invalid_json", "the body is not valid JSON")
+
+
+@dataclass
+class WebhookSink:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, request: Request, received_at: str) -> None:
+        raw = request.get_data(cache=True)
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with self.lock:
+            self.items.append(
+                {
+                    "url": request.url,
+                    "method": request.method,
+                    "headers": {k.lower(): v for k, v in request.headers.items()},
+                    "body": body,
+                    "received_at": received_at,
+                }
+            )
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.items)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _guarded(app: Callable[[Request], Response]) -> WsgiApp:
+    """Never let an exception of the local server itself become a traceback page."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = app(request)
+        except Exception:
+            log.error(
+                "local server error on %s %s\n%s",
+                request.method,
+                request.path,
+                traceback.format_exc(),
+            )
+            response = error(500, "internal_error", "the local stack failed; see its log")
+        return response(environ, start_response)
+
+    return wsgi
+
+
+def _raw_path(request: Request) -> str:
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+    path = raw.split("?", 1)[0]
+    if "://" in path:  # an absolute-form request target
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return path or "/"
+
+
+class ApiApp:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.webhooks = WebhookSink()
+
+    def __call__(self, request: Request) -> Response:
+        path = request.path
+        if path == "/_local" or path.startswith("/_local/"):
+            return self._local(request, path)
+        return self._api(request)
+
+    # ----------------------------------------------------------------- the template's API
+    def _api(self, request: Request) -> Response:
+        stack = self.stack
+        match = stack.routes.match(request.method, _raw_path(request))
+        if match is None:
+            return error(404, "not_found", f"no route for {request.method} {request.path}")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return error(413, "payload_too_large", "the body is larger than 10 MB")
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY_BYTES:
+            return error(413, "payload_too_large", "the body is larger than 10 MB")
+        http_request = HttpRequest(
+            method=request.method,
+            path=_raw_path(request),
+            query_string=request.environ.get("QUERY_STRING", ""),
+            headers=list(request.headers.items()),
+            body=body,
+            source_ip=request.remote_addr or "127.0.0.1",
+            host=request.host,
+            protocol=request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        )
+        event = build_event(match, http_request, stack.now())
+        function = stack.functions[match.route.function]
+        try:
+            result = function.invoke(event)
+            answer = to_response(result, match.route.payload_format)
+        except BadFunctionResponse as failure:
+            log.error("%s answered badly: %s", function.logical_id, failure)
+            return error(500, "internal_error", "the function's response was not valid")
+        except Exception:
+            log.error("%s failed:\n%s", function.logical_id, traceback.format_exc())
+            return error(500, "internal_error", "the function failed; see the local stack's log")
+        finally:
+            stack.loop.drain_soon()
+        log.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), answer.status)
+        response = Response(answer.body, status=answer.status)
+        response.headers.clear()
+        for key, value in answer.headers:
+            response.headers.add(key, value)
+        if "content-type" not in {k.lower() for k, _ in answer.headers} and answer.body:
+            response.headers["Content-Type"] = "application/json"
+        return response
+
+    # ----------------------------------------------------------------- /_local
+    def _local(self, request: Request, path: str) -> Response:
+        stack = self.stack
+        if path.startswith("/_local/webhook-sink/") or path == "/_local/webhook-sink":
+            self.webhooks.record(request, iso(stack.now()))
+            return ok({"received": True})
+        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "/_local/clock": {"GET": lambda r: ok(self._clock())},
+            "/_local/clock/advance": {"POST": self._advance},
+            "/_local/provider/calls": {"GET": lambda r: ok({"items": stack.provider.calls()})},
+            "/_local/provider/settings": {
+                "GET": lambda r: ok(stack.provider.settings.as_dict()),
+                "POST": self._provider_settings,
+            },
+            "/_local/webhooks": {
+                "GET": lambda r: ok({"items": self.webhooks.list()}),
+                "DELETE": self._clear_webhooks,
+            },
+            "/_local/events": {
+                "GET": lambda r: ok({"items": [vars(d) for d in stack.event_targets.deliveries]})
+            },
+        }
+        methods = routes.get(path.rstrip("/") or "/")
+        if methods is None:
+            return error(404, "not_found", f"no local endpoint {path}")
+        handler = methods.get(request.method)
+        if handler is None:
+            response = error(405, "method_not_allowed", f"{request.method} is not allowed here")
+            response.headers["Allow"] = ", ".join(methods)
+            return response
+        return handler(request)
+
+    def _clock(self) -> dict[str, Any]:
+        return {
+            "now": iso(self.stack.now()),
+            "mode": "simulated" if self.stack.simulated else "real",
+        }
+
+    def _advance(self, request: Request) -> Response:
+        if not self.stack.simulated:
+            return error(
+                400, "clock_not_simulated", "the clock is real (start with CLOCK=simulated)"
+            )
+        body, failure = _json_body(request)
+        if failure:
+            return failure
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        valid = (
+            isinstance(body, dict)
+            and set(body) == {"seconds"}
+            and isinstance(seconds, int | float)
+            and not isinstance(seconds, bool)
+            and math.isfinite(seconds)
+            and 0 <= seconds <= MAX_ADVANCE_SECONDS
+        )
+        if not valid:
+            return error(
+                400,
+                "validation_error",
+                'expected {"seconds": N} with 0 <= N <= 31622400',
+                [{"field": "seconds", "problem": "a number of seconds, 0 to 366 days"}],
+            )
+        before = self.stack.loop.tasks_run
+        self.stack.advance(float(seconds))
+        return ok({**self._clock(), "tasks_run": self.stack.loop.tasks_run - before})
+
+    def _provider_settings(self, request: Request) -> Response:
+        body, failure = _json_body(request)
+        if failure:
+            return failure
+        if not isinstance(body, dict):
+            return error(400, "validation_error", "expected a JSON object")
+        try:
+            self.stack.provider.settings.update(body)
+        except ValueError as problem:
+            return error(400, "validation_error", str(problem))
+        return ok(self.stack.provider.settings.as_dict())
+
+    def _clear_webhooks(self, request: Request) -> Response:
+        self.webhooks.clear()
+        return Response(status=204)
+
+
+class ProviderApp:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def __call__(self, request: Request) -> Response:
+        provider = self.stack.provider
+        if request.path == "/calls":
+            if request.method != "POST":
+                return error(405, "method_not_allowed", "POST /calls only")
+            payload, failure = _json_body(request)
+            if failure:
+                return failure
+            status, answer = provider.place(payload)
+            return ok(answer, status)
+        if request.path == "/_local/provider/calls" and request.method == "GET":
+            return ok({"items": provider.calls()})
+        return error(404, "not_found", f"no provider endpoint {request.path}")
+
+
+class HttpServer:
+    """A threading WSGI server bound at creation (so its port is known before deploy)."""
+
+    def __init__(self, host: str, port: int, app: Callable[[Request], Response], name: str) -> None:
+        self._app = _guarded(app)
+        self._server: BaseWSGIServer = make_server(
+            host, port, self._app, threaded=True, request_handler=_QuietHandler
+        )
+        self.name = name
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=self.name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+        self._server.server_close()
