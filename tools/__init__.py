@@ -1,0 +1,1 @@
+"""Operator commands that are not part of the deployed application (see tools/admin.py)."""
