@@ -17,6 +17,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,18 @@ class ProviderSettings:
     call_seconds: float = 60
     reject_from: frozenset[str] = frozenset()
     drop_callbacks: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ProviderSettings:
+        """SIM_PROVIDER_CALL_SECONDS, SIM_PROVIDER_REJECT_FROM (a comma list),
+        SIM_PROVIDER_DROP_CALLBACKS (true/false)."""
+        reject = environ.get("SIM_PROVIDER_REJECT_FROM", "")
+        return cls(
+            call_seconds=float(environ.get("SIM_PROVIDER_CALL_SECONDS", "60")),
+            reject_from=frozenset(n.strip() for n in reject.split(",") if n.strip()),
+            drop_callbacks=environ.get("SIM_PROVIDER_DROP_CALLBACKS", "").lower()
+            in ("1", "true", "yes"),
+        )
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `{"call_seconds", "reject_from", "drop_callbacks"}`; ValueError if wrong."""

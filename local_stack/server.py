@@ -64,6 +64,7 @@ class WebhookSink:
                     "method": request.method,
                     "headers": {k.lower(): v for k, v in request.headers.items()},
                     "body": body,
+                    "raw_body": raw.decode("utf-8", "replace"),
                     "received_at": received_at,
                 }
             )
@@ -169,6 +170,12 @@ class ApiApp:
         stack = self.stack
         if path.startswith("/_local/webhook-sink/") or path == "/_local/webhook-sink":
             self.webhooks.record(request, iso(stack.now()))
+            # /_local/webhook-sink/status/<code>/... answers <code>: a failing receiver.
+            parts = path.split("/")
+            if len(parts) > 4 and parts[3] == "status" and parts[4].isdigit():
+                code = int(parts[4])
+                if 200 <= code <= 599:
+                    return ok({"received": True}, code)
             return ok({"received": True})
         routes: dict[str, dict[str, Callable[[Request], Response]]] = {
             "/_local/clock": {"GET": lambda r: ok(self._clock())},

@@ -161,7 +161,7 @@ class LocalStack:
         self.template = SamTemplate(Path(template))
         self.parameter_overrides = dict(parameters or {})
         self.provider_secret = provider_secret or secrets.token_hex(24)
-        self.provider_settings = provider or ProviderSettings()
+        self.provider_settings = provider or ProviderSettings.from_env(os.environ)
         self.startup_seconds = 0.0
         self.ledgers: dict[str, QueueLedger] = {}
         self._tag = uuid.uuid4().hex[:8]
@@ -171,6 +171,22 @@ class LocalStack:
         self._moto: MotoServer | None = None
         self._servers: list[HttpServer] = []
         self.functions: Functions | None = None  # type: ignore[assignment]
+
+    @classmethod
+    def options_from_env(cls, environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """`make local`'s settings: PORT, PROVIDER_PORT, API_KEYS, CLOCK, CLOCK_START,
+        SIM_PROVIDER_SECRET and the SIM_PROVIDER_* of ProviderSettings.from_env."""
+        env = dict(os.environ if environ is None else environ)
+        port = int(env.get("PORT") or 3000)
+        return {
+            "port": port,
+            "provider_port": int(env.get("PROVIDER_PORT") or port + 1),
+            "clock": (env.get("CLOCK") or "real").lower(),
+            "clock_start": env.get("CLOCK_START") or None,
+            "api_keys": env.get("API_KEYS") or None,
+            "provider": ProviderSettings.from_env(env),
+            "provider_secret": env.get("SIM_PROVIDER_SECRET") or None,
+        }
 
     # ================================================================= lifecycle
     @classmethod
@@ -205,8 +221,11 @@ class LocalStack:
         self.startup_seconds = time.monotonic() - began
 
     def _boot(self) -> None:
-        # The template's layers are what Lambda mounts at /opt/python: the shared package.
+        # The template's layers are what Lambda mounts at /opt/python: the shared package
+        # (which the runtime itself uses for the clock and settings, whatever the template).
         self.template.add_layers_to_path()
+        if DEFAULT_TEMPLATE.is_file() and self.template.path != DEFAULT_TEMPLATE.resolve():
+            SamTemplate(DEFAULT_TEMPLATE).add_layers_to_path()
         from batchcalls.clock import SimulatedClock, SystemClock, current_clock, use_clock
 
         self._started = True

@@ -1,0 +1,40 @@
+"""`python -m local_stack` (`make local`): serve the local stack until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import warnings
+
+from local_stack.stack import LocalStack
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("local_stack").setLevel(logging.INFO)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    try:
+        options = LocalStack.options_from_env()
+        stack = LocalStack.start(**options)
+    except (ValueError, OSError) as problem:
+        print(f"local stack: {problem}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    print(stack.banner(), flush=True)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        print("\nstopping the local stack", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
