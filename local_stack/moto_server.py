@@ -52,7 +52,7 @@ class MotoServer:
         assert self._server is not None
         _last_port = self._server.server_port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="moto-server", daemon=True
         )
         self._thread.start()
         return self.endpoint_url

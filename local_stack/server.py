@@ -290,7 +290,7 @@ class HttpServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=self.name, daemon=True
+            target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True
         )
         self._thread.start()
 

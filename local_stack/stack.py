@@ -285,6 +285,9 @@ class LocalStack:
                     REGION,
                     self._runtime.send_lock,
                 )
+        for ledger in self.ledgers.values():
+            # Whatever reached the queue while the stack was deployed (S3's test event).
+            self.loop.call_soon(f"receive {ledger.queue.name}", ledger.pull)
         for rule in self.deployment.schedules:
             self._schedule(rule)
         self._register_api_keys()

@@ -1,0 +1,65 @@
+"""Fixtures of the local stack (the embedded default), for tests/local and anyone else.
+
+- `start_local_stack(**options)`: starts a `LocalStack` (simulated clock at LOCAL_START
+  unless told otherwise) and stops it after the test. Options are those of
+  `LocalStack.start`: template, clock, clock_start, api_keys, parameters, provider...
+- `mini_stack`: a fresh stack of the test-only template `fixtures/mini` (stub handlers
+  that record what they receive) for each test.
+- `live_stack`: the real template.yaml, shared by the tests of one module, simulated
+  clock at LOCAL_START, keys LIVE_KEYS. Tests sharing it must not assume an empty stack.
+
+Module scope, not session scope: moto keeps its state per process, and other tests in
+the same worker use `mock_aws`, which resets it; a module-scoped stack is stopped before
+pytest moves on to another module's tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack import LocalStack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINI_TEMPLATE = FIXTURES / "mini" / "template.yaml"
+LOCAL_START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+LIVE_KEYS = {"key-tenant-a": "tenant_a", "key-tenant-b": "tenant_b"}
+
+
+def _start(**options: Any) -> LocalStack:
+    options.setdefault("clock", "simulated")
+    if options["clock"] == "simulated":
+        options.setdefault("clock_start", LOCAL_START)
+    return LocalStack.start(**options)
+
+
+@pytest.fixture
+def start_local_stack() -> Iterator[Callable[..., LocalStack]]:
+    started: list[LocalStack] = []
+
+    def start(**options: Any) -> LocalStack:
+        stack = _start(**options)
+        started.append(stack)
+        return stack
+
+    yield start
+    for stack in reversed(started):
+        stack.stop()
+
+
+@pytest.fixture
+def mini_stack(start_local_stack: Callable[..., LocalStack]) -> LocalStack:
+    return start_local_stack(template=MINI_TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def live_stack() -> Iterator[LocalStack]:
+    stack = _start(api_keys=LIVE_KEYS)
+    try:
+        yield stack
+    finally:
+        stack.stop()
