@@ -85,16 +85,30 @@ def parse_instant(value: str | datetime | None) -> datetime:
 
 
 class _Session:
-    """A boto3 session whose clients all talk to the local moto server."""
+    """A boto3 session whose clients all talk to the local moto server.
+
+    Clients are kept per process: making one costs tens of milliseconds (botocore reads
+    its service models), and a later stack reuses moto's port (see `moto_server`).
+    """
+
+    _boto = None
+    _clients: dict[tuple[str, str], Any] = {}
+    _lock = threading.Lock()
 
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url)
+        with self._lock:
+            cls = type(self)
+            if cls._boto is None:
+                cls._boto = boto3.session.Session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+                )
+            key = (service, self.endpoint_url)
+            if key not in cls._clients:
+                cls._clients[key] = cls._boto.client(service, endpoint_url=self.endpoint_url)
+            return cls._clients[key]
 
 
 @dataclass

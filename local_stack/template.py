@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ log = logging.getLogger("local_stack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+
+
+@lru_cache(maxsize=16)
+def _parse(path: Path, mtime_ns: int) -> dict[str, Any]:
+    return yaml_parse(path.read_text())
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class SamTemplate:
     def __init__(self, path: Path = DEFAULT_TEMPLATE) -> None:
         self.path = path.resolve()
         self.root = self.path.parent
-        self.body: dict[str, Any] = yaml_parse(self.path.read_text())
+        self.body: dict[str, Any] = copy.deepcopy(_parse(self.path, self.path.stat().st_mtime_ns))
 
     @property
     def resources(self) -> dict[str, Any]:
