@@ -1,11 +1,45 @@
-"""planner function: placeholder until its issue lands (see README, "Status")."""
+"""planner function: plans campaigns in idempotent chunks carried by the planning queue."""
 
+from __future__ import annotations
+
+import json
+from functools import cache
 from typing import Any
 
-from batchcalls.observability import logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.planning_queue import PlanningQueue
+from batchcalls.adapters.tables import bind_tables
+from batchcalls.clock import current_clock
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.planning import PlanningService
+from batchcalls.settings import PlannerSettings, load_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def service() -> PlanningService:
+    settings = load_settings(PlannerSettings)
+    bind_tables(settings)
+    return PlanningService(
+        current_clock(), PlanningQueue(settings.planning_queue_url), settings.chunk_size
+    )
+
+
+def handle_record(record: SQSRecord) -> None:
+    service().handle(json.loads(record.body))
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    logger.info("received", event_keys=sorted(event))
-    return {"batchItemFailures": []} if "Records" in event else {}
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

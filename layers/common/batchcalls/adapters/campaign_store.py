@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from batchcalls.adapters.tables import CampaignRecord
+from batchcalls.adapters.tables import CampaignRecord, plain_dict
 from batchcalls.clock import to_iso
 from batchcalls.domain.campaigns import CONTACT_STATUSES
 from batchcalls.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
@@ -148,6 +148,10 @@ class CampaignStore:
         self._update(record, [CampaignRecord.contact_seq.add(count)], allowed)
         return int(record.contact_seq) - count + 1
 
+    def count(self, record: CampaignRecord, status: str) -> int:
+        """Contacts of the campaign in one status, from its counters."""
+        return int(plain_dict(record.counts).get(status, 0))
+
     def next_plan_version(self, record: CampaignRecord) -> int:
         record.update(actions=[CampaignRecord.plan_version.add(1)])
         return int(record.plan_version)
@@ -173,4 +177,17 @@ class CampaignStore:
                 raise Conflict(
                     f"the campaign is no longer {' or '.join(sorted(allowed))}"
                 ) from None
+            raise
+
+    def set_planning(self, record: CampaignRecord, planning: dict[str, Any]) -> None:
+        """Progress of the plan in the background, shown as the campaign's `planning`;
+        written only while that plan version is still current."""
+        try:
+            record.update(
+                actions=[CampaignRecord.planning.set(planning)],
+                condition=CampaignRecord.plan_version == planning["version"],
+            )
+        except UpdateError as error:
+            if _conditional_failure(error):
+                raise Conflict("a newer plan replaced this one") from None
             raise

@@ -158,3 +158,74 @@ class ContactStore:
                 ) from None
             raise
         return previous
+
+
+class ContactPlanWrites:
+    """The planner's conditional writes to contacts: only a contact still `pending` or
+    `scheduled` (not queued, in progress or finished) takes a new plan."""
+
+    REPLANNABLE = ("pending", "scheduled")
+
+    def schedule(
+        self,
+        record: ContactRecord,
+        due_ms: int,
+        caller_id: str | None,
+        plan_version: int,
+        now: datetime,
+    ) -> bool:
+        return self._conditional(
+            record,
+            [
+                ContactRecord.status.set("scheduled"),
+                ContactRecord.status_seq.set(status_seq("scheduled", int(record.seq))),
+                ContactRecord.scheduled_at.set(due_ms),
+                ContactRecord.caller_id.set(caller_id)
+                if caller_id
+                else ContactRecord.caller_id.remove(),
+                ContactRecord.plan_version.set(plan_version),
+                ContactRecord.reason.remove(),
+                ContactRecord.updated_at.set(to_iso(now)),
+            ],
+        )
+
+    def skip(self, record: ContactRecord, reason: str, plan_version: int, now: datetime) -> bool:
+        return self._conditional(
+            record,
+            [
+                ContactRecord.status.set("skipped"),
+                ContactRecord.status_seq.set(status_seq("skipped", int(record.seq))),
+                ContactRecord.scheduled_at.remove(),
+                ContactRecord.reason.set(reason),
+                ContactRecord.plan_version.set(plan_version),
+                ContactRecord.updated_at.set(to_iso(now)),
+            ],
+        )
+
+    def cancel(self, record: ContactRecord, now: datetime) -> bool:
+        return self._conditional(
+            record,
+            [
+                ContactRecord.status.set("cancelled"),
+                ContactRecord.status_seq.set(status_seq("cancelled", int(record.seq))),
+                ContactRecord.plan_version.add(1),
+                ContactRecord.updated_at.set(to_iso(now)),
+            ],
+            statuses=("pending", "scheduled", "queued"),
+        )
+
+    def _conditional(
+        self, record: ContactRecord, actions: list, statuses: tuple[str, ...] = REPLANNABLE
+    ) -> bool:
+        """True when written; False when the contact moved on meanwhile (e.g. got queued)."""
+        try:
+            record.update(
+                actions=actions,
+                condition=ContactRecord.status.is_in(*statuses)
+                & (ContactRecord.plan_version == record.plan_version),
+            )
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -7,7 +7,7 @@ from typing import Any
 
 from batchcalls.adapters.campaign_store import CampaignStore, Page, settings_of
 from batchcalls.adapters.contact_store import ContactStore
-from batchcalls.adapters.tables import CampaignRecord, ContactRecord, plain_dict
+from batchcalls.adapters.tables import CampaignRecord, ContactRecord
 from batchcalls.clock import Clock
 from batchcalls.domain import campaigns as rules
 from batchcalls.domain.contacts import judge_contacts
@@ -92,7 +92,7 @@ class CampaignService:
     def schedule(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("schedule", record.status)
-        pending = int(plain_dict(record.counts).get("pending", 0))
+        pending = self.campaigns.count(record, "pending")
         missing = rules.missing_prerequisites(settings_of(record), pending)
         if missing:
             raise ValidationFailed("the campaign cannot be scheduled", missing)
@@ -127,7 +127,8 @@ class CampaignService:
         rules.require_transition("edit", record.status)
         report = self._store_contacts(record, judge_contacts(rows))
         if report.accepted and record.status in ("scheduled", "active"):
-            self._plan(record, int(record.plan_version))
+            # A full re-plan in order: the new contacts come after the existing ones.
+            self._replan(record)
         return report
 
     def list_contacts(

@@ -1,0 +1,352 @@
+"""Planning use case: a campaign's contacts become slots, one idempotent chunk at a time.
+
+A plan request (version v) starts a chain of chunks carried by the planning queue. Chunk
+k reads the next `chunk_size` re-plannable contacts in the order they were added, plans
+them with the planner state left by chunk k-1 (so the chain gives exactly the plan one
+call would), writes their slots in full batches, moves each contact to `scheduled` with
+a conditional write, deletes the slots they had, saves the state for chunk k+1 and
+queues it. A chunk that runs twice computes the same plan and writes the same items.
+A newer plan version or a campaign that stopped delivering ends the chain.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from heapq import merge
+from itertools import islice
+from typing import Any, Protocol
+
+from batchcalls.adapters import call_counters
+from batchcalls.adapters.campaign_store import CampaignStore, settings_of
+from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
+from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
+from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
+from batchcalls.adapters.tables import CampaignRecord, ContactRecord
+from batchcalls.clock import Clock, to_epoch_ms
+from batchcalls.domain.campaigns import DELIVERING, plan_start
+from batchcalls.domain.phones import effective_timezones
+from batchcalls.domain.planning import Occupancy, PlanContact, PlanResult, plan_contacts
+from batchcalls.domain.planning_state import PlannerState
+from batchcalls.errors import Conflict, NotFound
+from batchcalls.models.campaign import CampaignSettings
+from batchcalls.observability import logger, metrics
+
+WRITE_THREADS = 16
+
+
+class ChunkQueue(Protocol):
+    def send_chunk(self, message: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    planned: int
+    skipped: int
+    lost_races: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class _Before:
+    status: str
+    attempt: int
+    plan_version: int
+    scheduled_at: int | None
+
+    @classmethod
+    def of(cls, contact: ContactRecord) -> _Before:
+        due = None if contact.scheduled_at is None else int(contact.scheduled_at)
+        return cls(contact.status, int(contact.attempts or 0) + 1, int(contact.plan_version), due)
+
+    def slot(self, tenant_id: str, campaign_id: str, contact_id: str) -> list[SlotKey]:
+        """The slot the contact had, if any."""
+        if self.status != "scheduled" or self.scheduled_at is None:
+            return []
+        return [
+            key_for(
+                tenant_id,
+                campaign_id,
+                contact_id,
+                self.attempt,
+                self.plan_version,
+                self.scheduled_at,
+            )
+        ]
+
+
+def replannable(contact: ContactRecord, start_ms: int) -> bool:
+    """Pending, or scheduled and not waiting for a retry that is still ahead: retries keep
+    their time, except those that fell due while the campaign could not deliver."""
+    if contact.status == "pending":
+        return True
+    if contact.status != "scheduled":
+        return False
+    return int(contact.attempts or 0) == 0 or int(contact.scheduled_at or 0) < start_ms
+
+
+class PlanningService:
+    def __init__(
+        self,
+        clock: Clock,
+        queue: ChunkQueue,
+        chunk_size: int = 5000,
+        campaigns: CampaignStore | None = None,
+        contacts: ContactStore | None = None,
+        slots: SlotStore | None = None,
+        progress: PlanProgressStore | None = None,
+    ) -> None:
+        self.clock = clock
+        self.queue = queue
+        self.chunk_size = chunk_size
+        self.campaigns = campaigns or CampaignStore()
+        self.contacts = contacts or ContactStore()
+        self.slots = slots or SlotStore()
+        self.progress = progress or PlanProgressStore()
+        self.writes = ContactPlanWrites()
+
+    # ------------------------------------------------------------------ entry points
+    def handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        tenant_id, campaign_id = message["tenant_id"], message["campaign_id"]
+        if kind == "plan":
+            self.start_plan(tenant_id, campaign_id, int(message["plan_version"]))
+        elif kind == "plan_chunk":
+            self.plan_chunk(
+                tenant_id, campaign_id, int(message["plan_version"]), int(message["chunk"])
+            )
+        elif kind == "cancel":
+            self.cancel_contacts(tenant_id, campaign_id, int(message.get("after_seq", 0)))
+        else:
+            logger.warning("unknown planning message", kind=kind)
+
+    def start_plan(self, tenant_id: str, campaign_id: str, version: int) -> None:
+        campaign = self._current(tenant_id, campaign_id, version)
+        if campaign is None:
+            return
+        if self.progress.load(tenant_id, campaign_id, version, 0) is None:
+            settings = settings_of(campaign)
+            start_ms = to_epoch_ms(plan_start(settings, self.clock.now()))
+            total = self.campaigns.count(campaign, "pending") + self.campaigns.count(
+                campaign, "scheduled"
+            )
+            self.progress.save(
+                tenant_id, campaign_id, version, 0, ChunkStart(start_ms, 0, None, 0, total)
+            )
+            self._show_progress(campaign, version, 0, total, done=False)
+        self.plan_chunk(tenant_id, campaign_id, version, 0)
+
+    def plan_chunk(
+        self, tenant_id: str, campaign_id: str, version: int, chunk: int
+    ) -> ChunkOutcome | None:
+        campaign = self._current(tenant_id, campaign_id, version)
+        start = self.progress.load(tenant_id, campaign_id, version, chunk)
+        if campaign is None or start is None:
+            return None
+        settings = settings_of(campaign)
+        batch = list(islice(self._candidates(tenant_id, campaign_id, start), self.chunk_size))
+        occupancy = self._occupancy(campaign, settings, start.start_ms) if chunk == 0 else None
+        result = plan_contacts(
+            settings,
+            start.start_ms,
+            [
+                PlanContact(c.contact_id, effective_timezones(c.timezones or [], settings.timezone))
+                for c in batch
+            ],
+            state=PlannerState.from_json(start.planner_state) if start.planner_state else None,
+            occupancy=occupancy,
+            total=start.total if chunk == 0 else None,
+        )
+        outcome = self._write(campaign, settings, version, batch, result)
+        more = len(batch) == self.chunk_size
+        planned = start.planned + outcome.planned
+        if more:
+            after_seq = int(batch[-1].seq)
+            self.progress.save(
+                tenant_id,
+                campaign_id,
+                version,
+                chunk + 1,
+                ChunkStart(start.start_ms, after_seq, result.state.to_json(), planned, start.total),
+            )
+            self.queue.send_chunk(
+                {
+                    "kind": "plan_chunk",
+                    "tenant_id": tenant_id,
+                    "campaign_id": campaign_id,
+                    "plan_version": version,
+                    "chunk": chunk + 1,
+                }
+            )
+        self._show_progress(campaign, version, planned, max(start.total, planned), done=not more)
+        metrics.add_metric(name="SlotsPlanned", unit="Count", value=outcome.planned)
+        logger.info(
+            "planned chunk",
+            campaign_id=campaign_id,
+            version=version,
+            chunk=chunk,
+            planned=outcome.planned,
+            skipped=outcome.skipped,
+            lost_races=outcome.lost_races,
+        )
+        return ChunkOutcome(outcome.planned, outcome.skipped, outcome.lost_races, more)
+
+    def cancel_contacts(self, tenant_id: str, campaign_id: str, after_seq: int = 0) -> None:
+        """Every contact not yet dialled becomes cancelled, a chunk at a time."""
+        try:
+            campaign = self.campaigns.get(tenant_id, campaign_id)
+        except NotFound:
+            return
+        streams = [
+            self.contacts.iter_in_order(tenant_id, campaign_id, status, after_seq)
+            for status in ("pending", "scheduled", "queued")
+        ]
+        batch = list(islice(merge(*streams, key=lambda r: int(r.seq)), self.chunk_size))
+        now = self.clock.now()
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            done = list(pool.map(lambda c: (c.status, self.writes.cancel(c, now)), batch))
+        moved = Counter(status for status, ok in done if ok)
+        deltas = {status: -n for status, n in moved.items()}
+        deltas["cancelled"] = sum(moved.values())
+        self.campaigns.add_counts(campaign, deltas)
+        if len(batch) == self.chunk_size:
+            self.queue.send_chunk(
+                {
+                    "kind": "cancel",
+                    "tenant_id": tenant_id,
+                    "campaign_id": campaign_id,
+                    "after_seq": int(batch[-1].seq),
+                }
+            )
+
+    # ------------------------------------------------------------------ internals
+    def _current(self, tenant_id: str, campaign_id: str, version: int) -> CampaignRecord | None:
+        """The campaign, if this plan version is still the one to carry out."""
+        try:
+            campaign = self.campaigns.get(tenant_id, campaign_id)
+        except NotFound:
+            return None
+        if int(campaign.plan_version) != version or campaign.status not in DELIVERING:
+            logger.info(
+                "plan superseded",
+                campaign_id=campaign_id,
+                version=version,
+                current=int(campaign.plan_version),
+                status=campaign.status,
+            )
+            return None
+        return campaign
+
+    def _candidates(
+        self, tenant_id: str, campaign_id: str, start: ChunkStart
+    ) -> Iterator[ContactRecord]:
+        streams = [
+            self.contacts.iter_in_order(tenant_id, campaign_id, status, start.after_seq)
+            for status in ("pending", "scheduled")
+        ]
+        for contact in merge(*streams, key=lambda r: int(r.seq)):
+            if replannable(contact, start.start_ms):
+                yield contact
+
+    def _occupancy(
+        self, campaign: CampaignRecord, settings: CampaignSettings, start_ms: int
+    ) -> Occupancy:
+        """Calls that stay where they are: queued and in progress, retries still ahead, and
+        every call already dialled per local day."""
+        tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+        staying: list[int] = []
+        for status in ("queued", "in_progress", "scheduled"):
+            for contact in self.contacts.iter_in_order(tenant_id, campaign_id, status):
+                if contact.scheduled_at is None:
+                    continue
+                if status == "scheduled" and replannable(contact, start_ms):
+                    continue
+                if status != "in_progress":  # in progress: already in the day counters
+                    staying.append(int(contact.scheduled_at))
+        return Occupancy.from_calls(
+            settings,
+            [ms for ms in staying if ms >= start_ms],
+            extra_day_counts=call_counters.day_counts(tenant_id, campaign_id),
+        )
+
+    def _write(
+        self,
+        campaign: CampaignRecord,
+        settings: CampaignSettings,
+        version: int,
+        batch: list[ContactRecord],
+        result: PlanResult,
+    ) -> ChunkOutcome:
+        tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+        by_id = {c.contact_id: c for c in batch}
+        # What each contact was before this chunk (a write refreshes the record in place).
+        before = {c.contact_id: _Before.of(c) for c in batch}
+        planned = list(zip(result.contact_ids, result.due_ms, result.caller_ids, strict=True))
+        now = self.clock.now()
+        # Slots first: a slot whose contact then refuses the plan is stale by version and
+        # is deleted below; a contact never points at a slot that does not exist.
+        self.slots.put_many(
+            new_slot(
+                tenant_id,
+                campaign_id,
+                cid,
+                before[cid].attempt,
+                version,
+                due,
+                settings.priority,
+                caller,
+            )
+            for cid, due, caller in planned
+        )
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            accepted = list(
+                pool.map(
+                    lambda p: self.writes.schedule(by_id[p[0]], p[1], p[2], version, now), planned
+                )
+            )
+            skipped = list(
+                pool.map(
+                    lambda u: self.writes.skip(by_id[u.contact_id], u.reason, version, now),
+                    result.unplaceable,
+                )
+            )
+
+        obsolete: list[SlotKey] = []
+        scheduled_from: Counter[str] = Counter()
+        skipped_from: Counter[str] = Counter()
+        for (cid, due, _), ok in zip(planned, accepted, strict=True):
+            if not ok:  # the contact got queued meanwhile: its new slot is stale
+                obsolete.append(
+                    key_for(tenant_id, campaign_id, cid, before[cid].attempt, version, due)
+                )
+                continue
+            scheduled_from[before[cid].status] += 1
+            if before[cid].plan_version != version:
+                obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
+        for unplaceable, ok in zip(result.unplaceable, skipped, strict=True):
+            if ok:
+                cid = unplaceable.contact_id
+                skipped_from[before[cid].status] += 1
+                obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
+        self.slots.delete_many(obsolete)
+        self.campaigns.add_counts(
+            campaign,
+            {
+                "pending": -scheduled_from["pending"] - skipped_from["pending"],
+                "scheduled": scheduled_from["pending"] - skipped_from["scheduled"],
+                "skipped": sum(skipped_from.values()),
+            },
+        )
+        return ChunkOutcome(sum(accepted), sum(skipped_from.values()), accepted.count(False), False)
+
+    def _show_progress(
+        self, campaign: CampaignRecord, version: int, planned: int, total: int, done: bool
+    ) -> None:
+        # A campaign that moved on (cancelled, superseded) has nothing to show.
+        with suppress(Conflict):
+            self.campaigns.set_planning(
+                campaign, {"version": version, "planned": planned, "total": total, "done": done}
+            )
