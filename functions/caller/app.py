@@ -1,11 +1,55 @@
-"""caller function: placeholder until its issue lands (see README, "Status")."""
+"""caller function: places due calls through the voice provider, within live-call leases.
 
+Each SQS record is one call; a failed record (provider unreachable) goes back to the
+queue alone (ReportBatchItemFailures)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
 from typing import Any
 
-from batchcalls.observability import logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.delivery import DeliveryService
+from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_service_override: DeliveryService | None = None
+
+
+def use_service(candidate: DeliveryService | None) -> None:
+    """Tests may hand in their own service (e.g. with fakes)."""
+    global _service_override
+    _service_override = candidate
+
+
+@cache
+def _default_service() -> DeliveryService:
+    return build_delivery_service(delivery_settings())
+
+
+def service() -> DeliveryService:
+    return _service_override or _default_service()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    outcome = service().handle_call(json.loads(record.body))
+    logger.info("call message", message_id=record.message_id, outcome=outcome)
+    return outcome
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    logger.info("received", event_keys=sorted(event))
-    return {"batchItemFailures": []} if "Records" in event else {}
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

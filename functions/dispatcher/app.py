@@ -1,11 +1,44 @@
-"""dispatcher function: placeholder until its issue lands (see README, "Status")."""
+"""dispatcher function: every minute, claims due slots and sends them to the call queue,
+each delayed to its own second; times out silent calls and admits waiting ones."""
 
+from __future__ import annotations
+
+from functools import cache
 from typing import Any
 
-from batchcalls.observability import logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.delivery import DeliveryService
+from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+
+_service_override: DeliveryService | None = None
+
+
+def use_service(candidate: DeliveryService | None) -> None:
+    """Tests may hand in their own service (e.g. with fakes)."""
+    global _service_override
+    _service_override = candidate
+
+
+@cache
+def _default_service() -> DeliveryService:
+    return build_delivery_service(delivery_settings())
+
+
+def service() -> DeliveryService:
+    return _service_override or _default_service()
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    logger.info("received", event_keys=sorted(event))
-    return {"batchItemFailures": []} if "Records" in event else {}
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = service().tick()
+    return {
+        "claimed": report.claimed,
+        "stale": report.stale,
+        "expired": report.expired,
+        "resent": report.resent,
+        "admitted": report.admitted,
+        "completed": report.completed_campaigns,
+    }

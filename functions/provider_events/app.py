@@ -1,11 +1,116 @@
-"""provider_events function: placeholder until its issue lands (see README, "Status")."""
+"""provider_events function: POST /provider/events, the signed call outcomes of the
+voice provider (API.md "Provider"). Idempotent on call_id."""
 
+from __future__ import annotations
+
+import json
+from functools import cache
 from typing import Any
 
-from batchcalls.observability import logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.provider_http import ProviderSecret
+from batchcalls.clock import current_clock
+from batchcalls.domain.outcomes import PROVIDER_OUTCOMES, signature_problem
+from batchcalls.errors import ErrorBody, ErrorDetail
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.delivery import DeliveryService
+from batchcalls.services.delivery_wiring import (
+    build_delivery_service,
+    delivery_settings,
+    provider_secret,
+)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+app = APIGatewayHttpResolver()
+_service_override: DeliveryService | None = None
+
+
+class ProviderOutcome(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    call_id: StrictStr = Field(min_length=1, max_length=200)
+    status: StrictStr
+    duration_seconds: int | None = Field(default=None, ge=0)
+    summary: StrictStr | None = Field(default=None, max_length=10_000)
+    opt_out: StrictBool = False
+
+
+def use_service(candidate: DeliveryService | None) -> None:
+    """Tests may hand in their own service (e.g. with fakes)."""
+    global _service_override
+    _service_override = candidate
+
+
+@cache
+def _default_service() -> DeliveryService:
+    return build_delivery_service(delivery_settings())
+
+
+@cache
+def _secret() -> ProviderSecret:
+    return provider_secret(delivery_settings())
+
+
+def service() -> DeliveryService:
+    return _service_override or _default_service()
+
+
+def _error(status: int, code: str, message: str, details: list[ErrorDetail] | None = None):
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(ErrorBody(code, message, details or []).as_dict()),
+    )
+
+
+@app.post("/provider/events")
+def provider_events() -> Response[Any]:
+    event = app.current_event
+    raw = event.decoded_body or ""
+    raw_bytes = raw.encode() if isinstance(raw, str) else raw
+    now_seconds = current_clock().now().timestamp()
+    problem = signature_problem(
+        _secret().get(), event.headers.get("x-signature"), raw_bytes, now_seconds
+    )
+    if problem is not None:
+        logger.warning("provider callback refused", problem=problem)
+        return _error(401, "unauthorized", problem)
+    try:
+        body = json.loads(raw_bytes or b"null")
+    except ValueError:
+        return _error(400, "invalid_json", "the body is not valid JSON")
+    try:
+        outcome = ProviderOutcome.model_validate(body)
+    except ValidationError as error:
+        details = [
+            ErrorDetail(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+            for e in error.errors()
+        ]
+        return _error(422, "validation_error", "the outcome is not valid", details)
+    if outcome.status not in PROVIDER_OUTCOMES:
+        return _error(
+            422,
+            "validation_error",
+            "the outcome is not valid",
+            [ErrorDetail("status", f"one of {sorted(PROVIDER_OUTCOMES)}")],
+        )
+    known = service().handle_outcome(
+        outcome.call_id,
+        outcome.status,
+        outcome.duration_seconds,
+        outcome.summary,
+        outcome.opt_out,
+    )
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"call_id": outcome.call_id, "recorded": known}),
+    )
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    logger.info("received", event_keys=sorted(event))
-    return {"batchItemFailures": []} if "Records" in event else {}
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,91 @@
+"""Delivery's events: EventBridge (source `batch-calls`, detail-type = event name) and the
+campaign's own webhook URLs, which receive the event's detail as their body."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from batchcalls.observability import logger
+
+SOURCE = "batch-calls"
+
+
+class EventBus:
+    """Implements services.delivery.Events."""
+
+    def __init__(self, bus_name: str, client: Any | None = None) -> None:
+        self.bus_name = bus_name
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or boto3.client("events")
+
+    def put(self, detail: dict[str, Any]) -> None:
+        answer = self.client.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": detail["event"],
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.bus_name,
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"the event bus refused {detail['event']}: {answer['Entries']}")
+
+
+class WebhookSender:
+    """POSTs an event detail to a campaign's webhook, a few times with backoff on 5xx,
+    429 and network errors. A failure is logged, never raised: delivery goes on."""
+
+    def __init__(
+        self,
+        attempts: int = 3,
+        timeout_seconds: float = 5,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.attempts = attempts
+        self.timeout_seconds = timeout_seconds
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+
+    def send(self, url: str, detail: dict[str, Any]) -> int | None:
+        status: int | None = None
+        for attempt in range(self.attempts):
+            if attempt:
+                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            request = urllib.request.Request(
+                url,
+                data=json.dumps(detail).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "batch-calls-webhooks",
+                    "X-Batch-Calls-Event": str(detail.get("event")),
+                    "X-Batch-Calls-Event-Id": str(detail.get("eventId")),
+                },
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                    response.read()
+                    return response.status
+            except urllib.error.HTTPError as failure:
+                status = failure.code
+                if failure.code < 500 and failure.code != 429:
+                    break
+            except (urllib.error.URLError, OSError, TimeoutError) as failure:
+                status = None
+                logger.warning("webhook unreachable", url=url, error=repr(failure))
+        logger.warning("webhook not delivered", url=url, status=status, event=detail.get("event"))
+        return status

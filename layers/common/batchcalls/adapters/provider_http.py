@@ -1,0 +1,129 @@
+"""The voice provider over HTTP (API.md "Provider"): POST {PROVIDER_URL}/calls.
+
+`2xx` accepts; `422 from_rejected` refuses the caller ID; another `4xx` refuses the call;
+`5xx`, timeouts and network errors are retried with the same `call_id` (the provider
+dedupes on it) with exponential backoff, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from batchcalls.observability import logger
+
+PlaceStatus = Literal["accepted", "from_rejected", "refused", "unavailable"]
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    call_id: str
+    agent_id: str | None
+    from_number: str
+    to: str
+    variables: dict[str, str]
+    callback_url: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "agent_id": self.agent_id,
+            "from": self.from_number,
+            "to": self.to,
+            "variables": self.variables,
+            "callback_url": self.callback_url,
+        }
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    status: PlaceStatus
+    http_status: int | None = None
+    detail: str | None = None
+
+
+class HttpProvider:
+    """Implements services.delivery.Provider."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float = 10,
+        attempts: int = 3,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_seconds = timeout_seconds
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+
+    def place(self, call: CallRequest) -> PlaceResult:
+        last = PlaceResult("unavailable", detail="not tried")
+        for attempt in range(self.attempts):
+            if attempt:
+                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            last = self._once(call)
+            if last.status != "unavailable":
+                return last
+            logger.warning(
+                "provider unavailable",
+                call_id=call.call_id,
+                attempt=attempt + 1,
+                detail=last.detail,
+            )
+        return last
+
+    def _once(self, call: CallRequest) -> PlaceResult:
+        request = urllib.request.Request(
+            f"{self.base_url}/calls",
+            data=json.dumps(call.body()).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                response.read()
+                return PlaceResult("accepted", response.status)
+        except urllib.error.HTTPError as failure:
+            text = failure.read().decode(errors="replace")
+            if failure.code >= 500:
+                return PlaceResult("unavailable", failure.code, text[:500])
+            code = None
+            with contextlib.suppress(ValueError, AttributeError):
+                code = json.loads(text).get("error", {}).get("code")
+            if failure.code == 422 and code == "from_rejected":
+                return PlaceResult("from_rejected", 422, text[:500])
+            return PlaceResult("refused", failure.code, text[:500])
+        except (urllib.error.URLError, OSError, TimeoutError) as failure:
+            return PlaceResult("unavailable", None, repr(failure))
+
+
+class ProviderSecret:
+    """The shared secret of callback signatures: from settings if given, else from SSM
+    (Powertools parameters: decrypted and cached)."""
+
+    def __init__(self, value: str, parameter_name: str, max_age_seconds: int = 300) -> None:
+        self.value = value
+        self.parameter_name = parameter_name
+        self.max_age_seconds = max_age_seconds
+
+    def get(self) -> str:
+        if self.value:
+            return self.value
+        if not self.parameter_name:
+            raise RuntimeError("neither PROVIDER_SECRET nor PROVIDER_SECRET_NAME is set")
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(
+            parameters.get_parameter(
+                self.parameter_name, decrypt=True, max_age=self.max_age_seconds
+            )
+        )
