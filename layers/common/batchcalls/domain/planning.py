@@ -424,27 +424,36 @@ class _Engine:
     def plan_asap(
         self,
         runs: list[tuple[tuple[str, ...], int]],
-        ticks_out: list[tuple[int, int]],
+        due_out: list[int],
         unplaced_out: list[tuple[int, int, UnplaceableReason]],
     ) -> None:
-        """Place runs of consecutive contacts of one timezone tuple each. Appends (first
-        tick, count) stretches to `ticks_out` and (first index, count, reason) to
-        `unplaced_out`."""
+        """Place runs of consecutive contacts of one timezone tuple each. Appends due
+        instants to `due_out` and (first index, count, reason) to `unplaced_out`.
+
+        This loop is the hot path (once per run, i.e. per contact when zones alternate),
+        hence the local names and the inlined run bookkeeping."""
         frame = self.frame
         cap = frame.cap
+        rate, spacing = frame.rate, frame.spacing
+        even = rate * spacing == 1000  # then a tick's instant is simply tick * spacing
         day_counts = self.day_counts
         starts, ends = self.run_starts, self.run_ends
-        frontier: dict[tuple[str, ...], tuple[int, int]] = {}
+        append, extend = due_out.append, due_out.extend
+        # Per timezone tuple: [starts, ends, days, interval count, interval k, frontier tick]
+        groups: dict[tuple[str, ...], list] = {}
         index = 0
         for timezones, count in runs:
-            group = _group(frame, timezones)
-            if not group.starts:
+            record = groups.get(timezones)
+            if record is None:
+                group = _group(frame, timezones)
+                first_tick = group.starts[0] if group.starts else 0
+                record = [group.starts, group.ends, group.days, len(group.starts), 0, first_tick]
+                groups[timezones] = record
+            g_starts, g_ends, g_days, n_intervals, k, tick = record
+            if not n_intervals:
                 unplaced_out.append((index, count, "no_allowed_window"))
                 index += count
                 continue
-            g_starts, g_ends, g_days = group.starts, group.ends, group.days
-            n_intervals = len(g_starts)
-            k, tick = frontier.get(timezones) or (0, g_starts[0])
             need = count
             while need:
                 if k >= n_intervals:
@@ -464,22 +473,33 @@ class _Engine:
                         continue
                 # [tick, free_end) is free and allowed: take as much as needed and fits.
                 free_end = starts[j + 1] if j + 1 < len(starts) and starts[j + 1] < end else end
-                taken = min(need, free_end - tick, cap - day_counts[day])
+                taken = need
+                if free_end - tick < taken:
+                    taken = free_end - tick
+                if cap - day_counts[day] < taken:
+                    taken = cap - day_counts[day]
+                stop = tick + taken
                 if j >= 0 and ends[j] == tick:
-                    ends[j] = tick + taken
+                    ends[j] = stop
                 else:
                     j += 1
                     starts.insert(j, tick)
-                    ends.insert(j, tick + taken)
-                if j + 1 < len(starts) and starts[j + 1] == ends[j]:
+                    ends.insert(j, stop)
+                if j + 1 < len(starts) and starts[j + 1] == stop:
                     ends[j] = ends[j + 1]
                     del starts[j + 1]
                     del ends[j + 1]
                 day_counts[day] += taken
-                ticks_out.append((tick, taken))
-                tick += taken
+                if not even:
+                    extend((t // rate) * 1000 + (t % rate) * spacing for t in range(tick, stop))
+                elif taken == 1:
+                    append(tick * spacing)
+                else:
+                    extend(range(tick * spacing, stop * spacing, spacing))
+                tick = stop
                 need -= taken
-            frontier[timezones] = (k, tick)
+            record[4] = k
+            record[5] = tick
             index += count
 
     # spread
@@ -487,7 +507,7 @@ class _Engine:
     def plan_spread(
         self,
         timezone_list: list[tuple[str, ...]],
-        ticks_out: list[tuple[int, int]],
+        due_out: list[int],
         unplaced_out: list[tuple[int, int, UnplaceableReason]],
     ) -> None:
         frame = self.frame
@@ -532,7 +552,7 @@ class _Engine:
             if placed < 0:
                 unplaced_out.append((index, 1, "beyond_horizon"))
             else:
-                ticks_out.append((placed, 1))
+                due_out.append(frame.tick_ms(placed))
 
     def _free_near(self, group: _Group, first: int, stop: int, k: int, aim: int) -> int:
         """The first free tick at or after `aim` in intervals k..stop-1, else the last free
@@ -678,10 +698,10 @@ def plan_contacts(
     # Spread needs at least this chunk's contacts to be expected.
     engine.remaining = max(engine.remaining, len(contacts))
 
-    ticks: list[tuple[int, int]] = []
+    due: list[int] = []
     unplaced: list[tuple[int, int, UnplaceableReason]] = []
     if frame.spread:
-        engine.plan_spread([c.timezones for c in contacts], ticks, unplaced)
+        engine.plan_spread([c.timezones for c in contacts], due, unplaced)
     else:
         runs: list[tuple[tuple[str, ...], int]] = []
         previous: tuple[str, ...] | None = None
@@ -692,19 +712,7 @@ def plan_contacts(
             else:
                 runs.append((zones, 1))
                 previous = zones
-        engine.plan_asap(runs, ticks, unplaced)
-
-    due: list[int] = []
-    rate, spacing = frame.rate, frame.spacing
-    if rate * spacing == 1000:
-        # Ticks are evenly spaced over the whole time line: ms = tick * spacing.
-        for first, count in ticks:
-            due.extend(range(first * spacing, (first + count) * spacing, spacing))
-    else:
-        for first, count in ticks:
-            due.extend(
-                (t // rate) * 1000 + (t % rate) * spacing for t in range(first, first + count)
-            )
+        engine.plan_asap(runs, due, unplaced)
 
     ids = [c.contact_id for c in contacts]
     unplaceable: list[Unplaceable] = []
