@@ -20,7 +20,8 @@ from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
 from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is still a partial response: only its records return.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _service_override: DeliveryService | None = None
 
 

@@ -1,0 +1,509 @@
+"""Delivery handlers under moto: the dispatcher tick, the caller, provider callbacks.
+
+Slots are written here as the planner writes them (slot first, then the contact
+scheduled for it); the provider, event bus and webhooks are in-memory fakes, the call
+queue a fake that keeps what was sent so a test can deliver it (or deliver it twice).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from batchcalls.adapters.campaign_store import CampaignStore
+from batchcalls.adapters.contact_store import ContactStore, status_seq
+from batchcalls.adapters.provider_http import CallRequest, PlaceResult
+from batchcalls.adapters.slot_store import SlotStore, new_slot
+from batchcalls.adapters.tables import ContactRecord, plain_dict
+from batchcalls.clock import to_epoch_ms
+from batchcalls.domain.contacts import NewContact
+from batchcalls.domain.outcomes import sign
+from batchcalls.ids import call_id_for, contact_id_for
+from batchcalls.models.campaign import CampaignSettings
+from batchcalls.services.delivery import DeliveryConfig, DeliveryService
+from batchcalls.settings import reset_settings
+
+from tests.support.api import LambdaContextStub, load_event
+
+TENANT = "tenant_a"
+SECRET = "provider-test-secret"
+NUMBERS = ["+12025550100", "+12025550101"]
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict[str, Any], int]] = []
+
+    def send(self, messages):
+        self.sent.extend((copy.deepcopy(m), d) for m, d in messages)
+        return []
+
+    def take(self) -> list[tuple[dict[str, Any], int]]:
+        taken, self.sent = self.sent, []
+        return taken
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.calls: list[CallRequest] = []
+        self.reject_from: set[str] = set()
+        self.answer: PlaceResult | None = None
+
+    def place(self, call: CallRequest) -> PlaceResult:
+        if call.from_number in self.reject_from:
+            return PlaceResult("from_rejected", 422)
+        if self.answer is not None:
+            return self.answer
+        self.calls.append(call)
+        return PlaceResult("accepted", 200)
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.put_details: list[dict[str, Any]] = []
+
+    def put(self, detail):
+        self.put_details.append(detail)
+
+
+class FakeWebhooks:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, url, detail):
+        self.sent.append((url, detail))
+        return 200
+
+
+class World:
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.queue = FakeQueue()
+        self.provider = FakeProvider()
+        self.events = FakeEvents()
+        self.webhooks = FakeWebhooks()
+        self.service = DeliveryService(
+            clock,
+            DeliveryConfig(
+                provider_wide_call_limit=3,
+                call_timeout_seconds=600,
+                public_base_url="https://api.example.com",
+            ),
+            self.queue,
+            self.provider,
+            self.events,
+            self.webhooks,
+        )
+        self.campaigns = CampaignStore()
+        self.contacts = ContactStore()
+        self.counter = 0
+
+    # ------------------------------------------------------------ given
+    def campaign(self, phones: list[str], due_offsets: list[float], **settings: Any) -> str:
+        self.counter += 1
+        campaign_id = f"batch_test{self.counter:04d}"
+        values = {
+            "agent_id": "agent_1",
+            "phone_numbers": NUMBERS,
+            "legal_hours_guard": False,
+            "webhooks": {"on_call_complete": "https://hooks.example.com/call"},
+            **settings,
+        }
+        now = self.clock.now()
+        record = self.campaigns.create(
+            TENANT, campaign_id, "active", CampaignSettings.model_validate(values), now
+        )
+        contacts = [NewContact(p, None, None, {"first_name": "Ann"}, ("UTC",)) for p in phones]
+        self.contacts.add(TENANT, campaign_id, contacts, 1, now)
+        self.campaigns.add_counts(record, {"scheduled": len(phones)})
+        for phone, offset in zip(phones, due_offsets, strict=True):
+            self.plan(campaign_id, phone, to_epoch_ms(now) + int(offset * 1000))
+        return campaign_id
+
+    def plan(self, campaign_id: str, phone: str, due_ms: int, version: int = 1) -> None:
+        contact = self.contact(campaign_id, phone)
+        settings = CampaignSettings.model_validate(self.campaigns.get(TENANT, campaign_id).settings)
+        SlotStore().put_many(
+            [
+                new_slot(
+                    TENANT,
+                    campaign_id,
+                    contact.contact_id,
+                    int(contact.attempts) + 1,
+                    version,
+                    due_ms,
+                    settings.priority,
+                    settings.phone_numbers[0],
+                )
+            ]
+        )
+        contact.update(
+            actions=[
+                ContactRecord.status.set("scheduled"),
+                ContactRecord.status_seq.set(status_seq("scheduled", int(contact.seq))),
+                ContactRecord.scheduled_at.set(due_ms),
+                ContactRecord.plan_version.set(version),
+                ContactRecord.caller_id.set(settings.phone_numbers[0]),
+            ]
+        )
+
+    def contact(self, campaign_id: str, phone: str) -> ContactRecord:
+        return self.contacts.get(TENANT, campaign_id, contact_id_for(campaign_id, phone))
+
+    def counts(self, campaign_id: str) -> dict[str, int]:
+        record = self.campaigns.get(TENANT, campaign_id)
+        return {k: int(v) for k, v in plain_dict(record.counts).items() if int(v)}
+
+    # ------------------------------------------------------------ when
+    def tick(self) -> dict[str, Any]:
+        from functions.dispatcher import app
+
+        return app.lambda_handler(load_event("dispatcher_tick.json"), LambdaContextStub())
+
+    def deliver(self, messages: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+        from functions.caller import app
+
+        event = load_event("caller_call.json")
+        template = event["Records"][0]
+        event["Records"] = []
+        for index, (message, _) in enumerate(messages):
+            record = copy.deepcopy(template)
+            record["messageId"] = f"m-{index}"
+            record["body"] = json.dumps(message)
+            event["Records"].append(record)
+        return app.lambda_handler(event, LambdaContextStub())
+
+    def deliver_due(self) -> int:
+        """Deliver every message sent so far, as SQS would once its delay passed."""
+        messages = self.queue.take()
+        if messages:
+            latest = max(m["due_ms"] for m, _ in messages)
+            if latest > to_epoch_ms(self.clock.now()):
+                self.clock.set(
+                    self.clock.now()
+                    + timedelta(milliseconds=latest - to_epoch_ms(self.clock.now()))
+                )
+            self.deliver(messages)
+        return len(messages)
+
+    def callback(
+        self, call_id: str, status: str, *, signature: str | None = "valid", **extra: Any
+    ) -> tuple[int, Any]:
+        from functions.provider_events import app
+
+        event = load_event("provider_events_completed.json")
+        body = json.dumps({"call_id": call_id, "status": status, "duration_seconds": 42, **extra})
+        event["body"] = body
+        stamp = int(self.clock.now().timestamp())
+        if signature == "valid":
+            event["headers"]["x-signature"] = sign(SECRET, stamp, body.encode())
+        elif signature is None:
+            del event["headers"]["x-signature"]
+        else:
+            event["headers"]["x-signature"] = signature
+        answer = app.lambda_handler(event, LambdaContextStub())
+        return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.fixture
+def world(aws, clock, monkeypatch):
+    from functions.caller import app as caller
+    from functions.dispatcher import app as dispatcher
+    from functions.provider_events import app as provider_events
+
+    monkeypatch.setenv("PROVIDER_SECRET", SECRET)
+    reset_settings()
+    provider_events._secret.cache_clear()
+    built = World(clock)
+    for module in (dispatcher, caller, provider_events):
+        module.use_service(built.service)
+    yield built
+    for module in (dispatcher, caller, provider_events):
+        module.use_service(None)
+    provider_events._secret.cache_clear()
+
+
+def call_id_of(world: World, campaign_id: str, phone: str, attempt: int = 1) -> str:
+    return call_id_for(campaign_id, contact_id_for(campaign_id, phone), attempt)
+
+
+# ============================================================================ dispatcher
+def test_a_due_slot_is_claimed_once_and_sent_delayed_to_its_own_second(world):
+    # Given a call due 30.25 s from now
+    campaign = world.campaign(["+12025550114"], [30.25])
+    # When the tick runs twice (a rule may fire twice)
+    world.tick()
+    world.tick()
+    # Then it was sent once, delayed so it arrives at (never before) its second
+    sent = world.queue.take()
+    assert len(sent) == 1
+    assert sent[0][1] == 31
+    assert world.contact(campaign, "+12025550114").status == "queued"
+    assert world.counts(campaign) == {"queued": 1}
+
+
+def test_a_missed_tick_loses_nothing(world, clock):
+    # Given a tick, then a call planned two minutes ahead and three ticks missed
+    world.tick()
+    world.campaign(["+12025550114"], [90])
+    clock.advance(300)
+    # When the next tick comes late
+    world.tick()
+    # Then the overdue call is sent at once
+    assert [d for _, d in world.queue.take()] == [0]
+
+
+def test_slots_of_a_paused_campaign_wait_and_of_a_cancelled_one_are_dropped(world):
+    paused = world.campaign(["+12025550114"], [5])
+    cancelled = world.campaign(["+12025550124"], [5])
+    world.campaigns.transition(
+        world.campaigns.get(TENANT, paused), {"active"}, "paused", world.clock.now()
+    )
+    world.campaigns.transition(
+        world.campaigns.get(TENANT, cancelled), {"active"}, "cancelled", world.clock.now()
+    )
+    world.tick()
+    assert world.queue.take() == []
+    assert world.contact(paused, "+12025550114").status == "scheduled"
+
+
+def test_a_stale_slot_of_an_older_plan_is_never_sent(world):
+    campaign = world.campaign(["+12025550114"], [5])
+    # Re-planned meanwhile: the contact now waits for version 2 at another time
+    world.plan(campaign, "+12025550114", to_epoch_ms(world.clock.now()) + 200_000, version=2)
+    world.tick()
+    assert world.queue.take() == []
+
+
+# ============================================================================ caller
+def test_a_call_is_dialled_once_even_when_its_message_arrives_twice(world):
+    campaign = world.campaign(["+12025550114"], [5])
+    world.tick()
+    messages = world.queue.take()
+    world.clock.advance(5)
+    # When the same message is delivered twice
+    assert world.deliver(messages) == {"batchItemFailures": []}
+    world.deliver(messages)
+    # Then the provider got one call with the contact's variables, batch and contact ids
+    assert len(world.provider.calls) == 1
+    call = world.provider.calls[0]
+    contact = world.contact(campaign, "+12025550114")
+    assert call.call_id == call_id_of(world, campaign, "+12025550114")
+    assert call.variables == {
+        "first_name": "Ann",
+        "batch_id": campaign,
+        "contact_id": contact.contact_id,
+    }
+    assert call.callback_url == "https://api.example.com/provider/events"
+    assert contact.status == "in_progress" and int(contact.attempts) == 1
+    assert world.counts(campaign) == {"in_progress": 1}
+
+
+def test_no_more_than_max_concurrent_calls_are_live_and_a_freed_place_is_reused(world):
+    # Given three calls due now and room for one at a time
+    phones = ["+12025550114", "+12025550124", "+12025550134"]
+    campaign = world.campaign(phones, [0, 0.1, 0.2], max_concurrent_calls=1)
+    world.tick()
+    world.deliver_due()
+    # Then one is dialled and two wait (queued), none bounced to the queue
+    assert len(world.provider.calls) == 1
+    assert world.queue.take() == []
+    assert world.counts(campaign) == {"in_progress": 1, "queued": 2}
+    # When the live call ends, the next waiting one is admitted at once (delay 0)
+    status, _ = world.callback(world.provider.calls[0].call_id, "completed")
+    assert status == 200
+    admitted = world.queue.take()
+    assert [(m["contact_id"], d, m["leased"]) for m, d in admitted] == [
+        (contact_id_for(campaign, phones[1]), 0, True)
+    ]
+    world.deliver(admitted)
+    assert [c.to for c in world.provider.calls] == phones[:2]
+
+
+def test_the_provider_wide_limit_serves_higher_priority_first(world):
+    # Given the provider-wide limit (3) taken by one campaign
+    busy = world.campaign(
+        ["+12025550114", "+12025550124", "+12025550134"], [0, 0, 0], max_concurrent_calls=5
+    )
+    low = world.campaign(["+12025550144"], [1], priority=2)
+    high = world.campaign(["+12025550154"], [2], priority=9)
+    world.tick()
+    world.deliver_due()
+    assert len(world.provider.calls) == 3
+    # When one call ends
+    world.callback(call_id_of(world, busy, "+12025550114"), "completed")
+    # Then the higher-priority waiting call gets the place, though it fell due later
+    admitted = world.queue.take()
+    assert [m["campaign_id"] for m, _ in admitted] == [high]
+    assert world.contact(low, "+12025550144").status == "queued"
+
+
+def test_a_queued_call_of_a_paused_campaign_goes_back_to_scheduled(world):
+    campaign = world.campaign(["+12025550114"], [5])
+    world.tick()
+    world.campaigns.transition(
+        world.campaigns.get(TENANT, campaign), {"active"}, "paused", world.clock.now()
+    )
+    world.deliver_due()
+    assert world.provider.calls == []
+    contact = world.contact(campaign, "+12025550114")
+    assert (
+        contact.status == "scheduled"
+        and int(contact.scheduled_at) < to_epoch_ms(world.clock.now()) + 1
+    )
+    assert world.counts(campaign) == {"scheduled": 1}
+
+
+def test_a_queued_call_of_a_cancelled_campaign_is_never_dialled(world):
+    campaign = world.campaign(["+12025550114"], [5])
+    world.tick()
+    world.campaigns.transition(
+        world.campaigns.get(TENANT, campaign), {"active"}, "cancelled", world.clock.now()
+    )
+    world.deliver_due()
+    assert world.provider.calls == []
+    assert world.contact(campaign, "+12025550114").status == "cancelled"
+
+
+def test_a_call_whose_window_closed_is_replanned_into_the_next_window(world, clock):
+    # Given a window 09:00-14:00:05 UTC and a call due at 14:00:04
+    campaign = world.campaign(["+12025550114"], [4], start_time="09:00", end_time="14:01")
+    world.tick()
+    messages = world.queue.take()
+    # When its message arrives after the window closed
+    clock.advance(120)
+    world.deliver(messages)
+    # Then it is not dialled but planned into tomorrow's window
+    assert world.provider.calls == []
+    contact = world.contact(campaign, "+12025550114")
+    assert contact.status == "scheduled"
+    next_day_9 = (
+        to_epoch_ms(clock.now().replace(hour=9, minute=0, second=0, microsecond=0)) + 86_400_000
+    )
+    assert int(contact.scheduled_at) == next_day_9
+
+
+def test_a_rejected_caller_id_fails_over_to_the_next_number(world):
+    campaign = world.campaign(["+12025550114"], [0])
+    world.provider.reject_from = {NUMBERS[0]}
+    world.tick()
+    world.deliver_due()
+    assert [c.from_number for c in world.provider.calls] == [NUMBERS[1]]
+    assert world.service.leases.rejected_numbers(TENANT, campaign) == {NUMBERS[0]}
+    assert world.contact(campaign, "+12025550114").caller_id == NUMBERS[1]
+
+
+def test_a_provider_refusal_ends_the_attempt_failed(world):
+    campaign = world.campaign(["+12025550114"], [0])
+    world.provider.answer = PlaceResult("refused", 400)
+    world.tick()
+    world.deliver_due()
+    contact = world.contact(campaign, "+12025550114")
+    assert (contact.status, contact.last_outcome) == ("failed", "failed")
+    assert world.service.leases.live_counts().get("provider", 0) == 0
+
+
+def test_an_unreachable_provider_leaves_the_call_queued_for_the_queue_to_retry(world):
+    campaign = world.campaign(["+12025550114"], [0])
+    world.provider.answer = PlaceResult("unavailable", 503)
+    world.tick()
+    answer = world.deliver(world.queue.take())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    contact = world.contact(campaign, "+12025550114")
+    assert (contact.status, int(contact.attempts)) == ("queued", 0)
+
+
+# ============================================================================ provider events
+@pytest.mark.parametrize(
+    "signature",
+    [None, "t=1,v1=00", "garbage", "t=1796047200,v1=" + "0" * 64],
+)
+def test_an_unsigned_or_badly_signed_callback_is_refused(world, signature):
+    status, body = world.callback("call_x", "completed", signature=signature)
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
+
+
+def test_a_signature_older_than_five_minutes_is_refused(world, clock):
+    from functions.provider_events import app
+
+    event = load_event("provider_events_completed.json")
+    stamp = int(clock.now().timestamp()) - 301
+    event["headers"]["x-signature"] = sign(SECRET, stamp, event["body"].encode())
+    assert app.lambda_handler(event, LambdaContextStub())["statusCode"] == 401
+
+
+def test_an_outcome_is_recorded_once_and_emits_one_event(world):
+    campaign = world.campaign(["+12025550114"], [0])
+    world.tick()
+    world.deliver_due()
+    call_id = call_id_of(world, campaign, "+12025550114")
+    # When the provider posts the outcome twice
+    assert world.callback(call_id, "completed", summary="Booked.")[0] == 200
+    assert world.callback(call_id, "completed", summary="Booked.")[0] == 200
+    # Then the contact is completed once, one call.completed then one batch.completed
+    contact = world.contact(campaign, "+12025550114")
+    assert (contact.status, contact.last_outcome, int(contact.duration_seconds)) == (
+        "completed",
+        "completed",
+        42,
+    )
+    assert [d["event"] for d in world.events.put_details] == ["call.completed", "batch.completed"]
+    call = world.events.put_details[0]
+    assert call["status"] == "COMPLETED" and call["callId"] == call_id and call["attempt"] == 1
+    assert world.events.put_details[1]["statistics"] == {
+        "total": 1,
+        "succeeded": 1,
+        "failed": 0,
+        "skipped": 0,
+        "cancelled": 0,
+    }
+    assert world.campaigns.get(TENANT, campaign).status == "completed"
+    assert [url for url, _ in world.webhooks.sent] == ["https://hooks.example.com/call"]
+
+
+def test_no_answer_is_retried_after_its_delay_until_max_attempts(world, clock):
+    campaign = world.campaign(
+        ["+12025550111"],
+        [0],
+        retry_strategy={"max_attempts": 2, "no_answer_delay": 600_000, "busy_delay": 0},
+    )
+    world.tick()
+    world.deliver_due()
+    ended = to_epoch_ms(clock.now())
+    world.callback(call_id_of(world, campaign, "+12025550111"), "no_answer")
+    contact = world.contact(campaign, "+12025550111")
+    assert (contact.status, int(contact.attempts)) == ("scheduled", 1)
+    assert int(contact.scheduled_at) == ended + 600_000
+    # When the retry falls due it is dialled as attempt 2, and its no_answer is final
+    clock.advance(600)
+    world.tick()
+    world.deliver_due()
+    assert [c.call_id for c in world.provider.calls][-1] == call_id_of(
+        world, campaign, "+12025550111", 2
+    )
+    world.callback(call_id_of(world, campaign, "+12025550111", 2), "no_answer")
+    contact = world.contact(campaign, "+12025550111")
+    assert (contact.status, contact.last_outcome, int(contact.attempts)) == (
+        "failed",
+        "no_answer",
+        2,
+    )
+
+
+def test_a_call_with_no_outcome_ends_unknown_after_the_timeout(world, clock):
+    campaign = world.campaign(["+12025550114"], [0])
+    world.tick()
+    world.deliver_due()
+    clock.advance(601)
+    world.tick()
+    contact = world.contact(campaign, "+12025550114")
+    assert (contact.status, contact.last_outcome) == ("failed", "unknown")
+    assert world.events.put_details[0]["status"] == "UNKNOWN"
+    assert world.service.leases.live_counts().get("provider", 0) == 0
+    # A late callback changes nothing
+    world.callback(call_id_of(world, campaign, "+12025550114"), "completed")
+    assert world.contact(campaign, "+12025550114").last_outcome == "unknown"
