@@ -161,17 +161,29 @@ def test_planning_in_chunks_gives_the_same_plan_as_one_call(
 
 
 @FAST
-@given(campaigns(), contact_lists(max_size=80), contact_lists(max_size=80, prefix="n"), st.data())
+@given(campaigns(), contact_lists(max_size=80), st.data())
 def test_replanning_around_existing_calls_keeps_every_rule(
-    campaign_and_start, first_contacts, new_contacts, data
+    campaign_and_start, first_contacts, data
 ):
     # Given a first plan, part of which now exists (queued or done)
     campaign, start = campaign_and_start
     first = plan_contacts(campaign, start, first_contacts)
     kept = data.draw(st.integers(0, len(first.due_ms)))
     existing = first.due_ms[:kept]
-    # When other contacts are planned from a later start, with those calls as occupancy
-    later = start + timedelta(milliseconds=data.draw(st.integers(0, 3 * 86_400_000)))
+    # When other contacts (often of the same timezones) are planned from the same start,
+    # from among the existing calls, or later, with those calls as occupancy
+    if data.draw(st.booleans()):
+        new_contacts = [PlanContact(f"n{i}", c.timezones) for i, c in enumerate(first_contacts)]
+    else:
+        new_contacts = data.draw(contact_lists(max_size=80, prefix="n"))
+    later_ms = data.draw(
+        st.one_of(
+            st.just(_ms(start)),
+            st.sampled_from(existing or [_ms(start)]).map(lambda ms: ms - 1500),
+            st.integers(_ms(start), _ms(start) + 3 * 86_400_000),
+        )
+    )
+    later = max(start, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=later_ms))
     occupancy = Occupancy.from_calls(campaign, existing)
     result = plan_contacts(campaign, later, new_contacts, occupancy=occupancy)
     # Then every rule holds counting the existing calls

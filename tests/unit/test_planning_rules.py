@@ -407,6 +407,17 @@ def test_existing_calls_take_their_places_in_their_second():
     assert result.due_ms == [start + 1000, start + 1500]
 
 
+def test_new_calls_flow_around_existing_calls_later_in_the_window():
+    # Given one call a second and existing calls at 09:00:03 and 09:00:04
+    settings = campaign(start_time="09:00", end_time="17:00", max_calls_per_second=1)
+    occupancy = Occupancy.from_calls(settings, [utc(2026, 6, 3, 9, 0, 3), utc(2026, 6, 3, 9, 0, 4)])
+    # When six contacts are planned from 09:00
+    result = plan_checked(settings, utc(2026, 6, 3, 9, 0), people(6), occupancy=occupancy)
+    # Then they take the free seconds around them
+    seconds = [(d - utc(2026, 6, 3, 9, 0)) // 1000 for d in result.due_ms]
+    assert seconds == [0, 1, 2, 5, 6, 7]
+
+
 def test_existing_calls_of_a_day_count_against_its_cap():
     # Given a cap of two a day and two calls already on the first day
     settings = campaign(start_time="09:00", end_time="17:00", max_calls_per_day=2)

@@ -61,7 +61,7 @@ import hashlib
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -423,7 +423,7 @@ class _Engine:
 
     def plan_asap(
         self,
-        runs: list[tuple[tuple[str, ...], int]],
+        runs: Iterable[tuple[tuple[str, ...], int]],
         due_out: list[int],
         unplaced_out: list[tuple[int, int, UnplaceableReason]],
     ) -> None:
@@ -665,6 +665,19 @@ def _caller_ids(
     return (rotated * (count // len(numbers) + 1))[:count], offset + count
 
 
+def _runs(zone_list: list[tuple[str, ...]]) -> Iterator[tuple[tuple[str, ...], int]]:
+    """(timezones, count) for each run of consecutive contacts with the same timezones."""
+    size = len(zone_list)
+    i = 0
+    while i < size:
+        zones = zone_list[i]
+        j = i + 1
+        while j < size and zone_list[j] == zones:
+            j += 1
+        yield zones, j - i
+        i = j
+
+
 def plan_contacts(
     settings: CampaignSettings,
     start: datetime | int,
@@ -703,16 +716,7 @@ def plan_contacts(
     if frame.spread:
         engine.plan_spread([c.timezones for c in contacts], due, unplaced)
     else:
-        runs: list[tuple[tuple[str, ...], int]] = []
-        previous: tuple[str, ...] | None = None
-        for contact in contacts:
-            zones = contact.timezones
-            if zones == previous:
-                runs[-1] = (zones, runs[-1][1] + 1)
-            else:
-                runs.append((zones, 1))
-                previous = zones
-        engine.plan_asap(runs, due, unplaced)
+        engine.plan_asap(_runs([c.timezones for c in contacts]), due, unplaced)
 
     ids = [c.contact_id for c in contacts]
     unplaceable: list[Unplaceable] = []
