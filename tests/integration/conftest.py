@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from tests.support.api import ApiClient
 from tests.support.aws import create_template_resources, environment_for
+from tests.support.template import resources_of_type
 
 TENANT_A_KEY = "key-tenant-a"
 TENANT_B_KEY = "key-tenant-b"
@@ -24,7 +25,9 @@ def aws(clock: Any) -> Iterator[dict[str, str]]:
     with mock_aws():
         physical = create_template_resources()
         saved = dict(os.environ)
-        os.environ.update(environment_for("ApiFunction", physical))
+        # One process runs every handler here: give it every function's environment.
+        for function in resources_of_type("AWS::Serverless::Function"):
+            os.environ.update(environment_for(function, physical))
         reset_settings()
         bind_tables(load_settings(StorageSettings))
         try:

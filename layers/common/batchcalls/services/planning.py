@@ -12,7 +12,7 @@ A newer plan version or a campaign that stopped delivering ends the chain.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
 from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
-from batchcalls.adapters.tables import CampaignRecord, ContactRecord
+from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.domain.campaigns import DELIVERING, plan_start
 from batchcalls.domain.phones import effective_timezones
@@ -98,6 +98,8 @@ class PlanningService:
         contacts: ContactStore | None = None,
         slots: SlotStore | None = None,
         progress: PlanProgressStore | None = None,
+        rejected_numbers: Callable[[str, str], set[str]] | None = None,
+        on_slots_written: Callable[[list[SlotRecord]], object] | None = None,
     ) -> None:
         self.clock = clock
         self.queue = queue
@@ -107,6 +109,10 @@ class PlanningService:
         self.slots = slots or SlotStore()
         self.progress = progress or PlanProgressStore()
         self.writes = ContactPlanWrites()
+        # Caller IDs the provider refused (from_rejected) are left out of later plans.
+        self.rejected_numbers = rejected_numbers or (lambda tenant_id, campaign_id: set())
+        # Slots due before the next minute tick are handed to delivery at once.
+        self.on_slots_written = on_slots_written or (lambda slots: None)
 
     # ------------------------------------------------------------------ entry points
     def handle(self, message: dict[str, Any]) -> None:
@@ -146,7 +152,7 @@ class PlanningService:
         start = self.progress.load(tenant_id, campaign_id, version, chunk)
         if campaign is None or start is None:
             return None
-        settings = settings_of(campaign)
+        settings = self._usable_settings(campaign)
         batch = list(islice(self._candidates(tenant_id, campaign_id, start), self.chunk_size))
         occupancy = self._occupancy(campaign, settings, start.start_ms) if chunk == 0 else None
         result = plan_contacts(
@@ -223,6 +229,14 @@ class PlanningService:
             )
 
     # ------------------------------------------------------------------ internals
+    def _usable_settings(self, campaign: CampaignRecord) -> CampaignSettings:
+        settings = settings_of(campaign)
+        rejected = self.rejected_numbers(campaign.tenant_id, campaign.campaign_id)
+        if not rejected:
+            return settings
+        usable = [n for n in settings.phone_numbers if n not in rejected]
+        return settings.model_copy(update={"phone_numbers": usable})
+
     def _current(self, tenant_id: str, campaign_id: str, version: int) -> CampaignRecord | None:
         """The campaign, if this plan version is still the one to carry out."""
         try:
@@ -288,7 +302,7 @@ class PlanningService:
         now = self.clock.now()
         # Slots first: a slot whose contact then refuses the plan is stale by version and
         # is deleted below; a contact never points at a slot that does not exist.
-        self.slots.put_many(
+        slots = [
             new_slot(
                 tenant_id,
                 campaign_id,
@@ -300,7 +314,8 @@ class PlanningService:
                 caller,
             )
             for cid, due, caller in planned
-        )
+        ]
+        self.slots.put_many(slots)
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
             accepted = list(
                 pool.map(
@@ -332,6 +347,7 @@ class PlanningService:
                 skipped_from[before[cid].status] += 1
                 obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
         self.slots.delete_many(obsolete)
+        self.on_slots_written([slot for slot, ok in zip(slots, accepted, strict=True) if ok])
         self.campaigns.add_counts(
             campaign,
             {
