@@ -122,15 +122,69 @@ def settings_models() -> dict[str, type[BaseModel]]:
     }
 
 
+LAYER_ROOT = ROOT / "layers" / "common"
+
+
+def _layer_module_file(name: str) -> Path | None:
+    """The file of a module of the shared layer's package (None outside the layer)."""
+    path = LAYER_ROOT / name.replace(".", "/")
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def _loaded_settings(tree: ast.AST) -> set[str]:
+    """Models passed to load_settings(...) or read with <Model>.from_env(...)."""
+    loaded = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        name = getattr(function, "id", getattr(function, "attr", None))
+        if name == "load_settings" and node.args and isinstance(node.args[0], ast.Name):
+            loaded.add(node.args[0].id)
+        elif (
+            name == "from_env"
+            and isinstance(function, ast.Attribute)
+            and isinstance(function.value, ast.Name)
+        ):
+            loaded.add(function.value.id)
+    return loaded
+
+
 def settings_used_by(logical_id: str) -> set[str]:
-    """Names of the settings models a function's handler module mentions."""
+    """Names of the settings models a function loads: in its handler module or in any
+    module of the layer that the handler imports, directly or not (e.g. a wiring module)."""
     path, _ = handler_file_and_name(logical_id)
     if not path.is_file():
         return set()  # the handler test reports the missing module
-    tree = ast.parse(path.read_text())
-    mentioned = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    mentioned |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    return mentioned & set(settings_models())
+    seen: set[Path] = set()
+    pending = [path]
+    loaded: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        tree = ast.parse(module.read_text())
+        loaded |= _loaded_settings(tree)
+        for name in _imported_modules(tree):
+            found = _layer_module_file(name)
+            if found is not None:
+                pending.append(found)
+    return loaded & set(settings_models())
 
 
 def resource_fields(model: type[BaseModel]) -> list[str]:

@@ -238,6 +238,76 @@ def test_every_resource_a_functions_settings_name_is_given_to_it(function: str, 
         )
 
 
-def test_the_api_function_is_among_those_whose_settings_are_checked() -> None:
-    # A guard: the settings check above finds models by reading the handlers' source.
-    assert ("ApiFunction", "ApiSettings") in FUNCTION_SETTINGS
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_loads_a_settings_model(function: str) -> None:
+    # A guard for the settings checks: they find the models a function loads by reading
+    # its handler and the layer modules it imports (load_settings(...) or .from_env()).
+    assert settings_used_by(function), f"{function} loads no settings model that is seen"
+
+
+# ---------------------------------------------------------------------- permissions
+# SAM policy templates that grant what a settings field's resource is used for: a queue
+# URL is for sending (reading comes from event sources), a bus name for putting events.
+GRANTS = {
+    "AWS::SQS::Queue": ("SQSSendMessagePolicy", "QueueName", "QueueName"),
+    "AWS::Events::EventBus": ("EventBridgePutEventsPolicy", "EventBusName", None),
+    "AWS::DynamoDB::Table": ("DynamoDB", "TableName", None),
+}
+
+
+def granted(function: str, kind: str) -> set[str]:
+    """Logical ids of the resources of `kind` the function's policy templates name."""
+    template_prefix, parameter, attribute = GRANTS[kind]
+    targets = set()
+    for policy in function_property(function, "Policies", []) or []:
+        if not isinstance(policy, dict):
+            continue
+        for name, arguments in policy.items():
+            if name.startswith(template_prefix) and isinstance(arguments, dict):
+                value = arguments.get(parameter)
+                target = getatt_target(value, attribute) if attribute else ref_target(value)
+                if target:
+                    targets.add(target)
+    return targets
+
+
+@pytest.mark.parametrize(
+    ("function", "model"), FUNCTION_SETTINGS, ids=[f"{f}-{m}" for f, m in FUNCTION_SETTINGS]
+)
+def test_every_queue_and_bus_a_functions_settings_name_is_in_its_policy(
+    function: str, model: str
+) -> None:
+    # moto and the local stack enforce no IAM: only this test sees a missing grant.
+    environment = function_environment(function)
+    missing = []
+    for field in resource_fields(settings_models()[model]):
+        kind = resource_kind(field)
+        target = ref_target(environment.get(field.upper()))
+        sent_to = kind in ("AWS::SQS::Queue", "AWS::Events::EventBus")
+        if sent_to and target and target not in granted(function, str(kind)):
+            missing.append(f"{field} ({target})")
+
+    assert not missing, f"{function} may not use {missing}: add a policy template"
+
+
+@pytest.mark.parametrize(
+    ("function", "model"), FUNCTION_SETTINGS, ids=[f"{f}-{m}" for f, m in FUNCTION_SETTINGS]
+)
+def test_every_table_a_function_adds_to_the_shared_storage_settings_is_in_its_policy(
+    function: str, model: str
+) -> None:
+    # The shared tables are named to every function and narrowed per function by policy;
+    # a table a function's own settings add (e.g. idempotency) is one it surely uses.
+    shared = set(settings_models()["StorageSettings"].model_fields)
+    environment = function_environment(function)
+    own_tables = [
+        field
+        for field in resource_fields(settings_models()[model])
+        if field not in shared and resource_kind(field) == "AWS::DynamoDB::Table"
+    ]
+
+    for field in own_tables:
+        target = ref_target(environment.get(field.upper()))
+        assert target in granted(function, "AWS::DynamoDB::Table"), (
+            f"{function} may not use {field} ({target})"
+        )
