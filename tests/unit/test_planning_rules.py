@@ -520,6 +520,17 @@ def test_new_york_fall_back_counts_the_repeated_hour_as_real_time():
     assert result.due_ms[3 * 3600 - 1] == utc(2026, 11, 1, 7, 29, 59)
 
 
+def test_a_window_starting_in_the_repeated_hour_starts_at_its_first_occurrence():
+    # Given a Sunday 01:30-03:00 New York window; on 2026-11-01 01:30 happens twice
+    settings = night("01:30", "03:00", NY, 7)
+    # Then it opens at the first 01:30 (EDT, 05:30 UTC) and runs to 03:00 EST (08:00 UTC)
+    assert not is_allowed(settings, [NY], utc(2026, 11, 1, 5, 29, 59))
+    assert is_allowed(settings, [NY], utc(2026, 11, 1, 5, 30))
+    result = plan_checked(settings, at(NY, 2026, 11, 1, 0, 0), people(9001, (NY,)))
+    assert result.due_ms[0] == utc(2026, 11, 1, 5, 30)
+    assert first_run(result.due_ms) == 9000  # two and a half real hours
+
+
 def test_the_fall_back_day_holds_25_hours_for_the_daily_cap():
     # Given a whole-day New York window (guard off), one call a second, no cap
     settings = campaign(

@@ -5,8 +5,8 @@ API.md "Planning rules" 1-7:
 
 1. Allowed time. A call lies in the daily window (`start_time`..`end_time`, half-open, on
    a working day that is not a blackout date, both judged on the local date the window
-   *starts* on) of the campaign's timezone, or with `respect_contact_timezone` of every
-   timezone of the contact; with `legal_hours_guard` also within 08:00-21:00 in every
+   *starts* on in the zone the window is read in) of the campaign's timezone, or with
+   `respect_contact_timezone` of every timezone of the contact; with `legal_hours_guard` also within 08:00-21:00 in every
    timezone of the contact. Local wall times become instants as `planning_windows`
    explains (DST gaps skipped, the repeated hour counted as real time).
 2. Not before `start`.
@@ -665,6 +665,14 @@ def _caller_ids(
     return (rotated * (count // len(numbers) + 1))[:count], offset + count
 
 
+def _zone_tuples(contacts: Sequence[ContactLike]) -> list[tuple[str, ...]]:
+    # Tuples are what the per-group caches are keyed by; lists are accepted too.
+    zones = [c.timezones for c in contacts]
+    if all(type(z) is tuple for z in zones):
+        return zones
+    return [tuple(z) for z in zones]
+
+
 def _runs(zone_list: list[tuple[str, ...]]) -> Iterator[tuple[tuple[str, ...], int]]:
     """(timezones, count) for each run of consecutive contacts with the same timezones."""
     size = len(zone_list)
@@ -714,9 +722,9 @@ def plan_contacts(
     due: list[int] = []
     unplaced: list[tuple[int, int, UnplaceableReason]] = []
     if frame.spread:
-        engine.plan_spread([c.timezones for c in contacts], due, unplaced)
+        engine.plan_spread(_zone_tuples(contacts), due, unplaced)
     else:
-        engine.plan_asap(_runs([c.timezones for c in contacts]), due, unplaced)
+        engine.plan_asap(_runs(_zone_tuples(contacts)), due, unplaced)
 
     ids = [c.contact_id for c in contacts]
     unplaceable: list[Unplaceable] = []
