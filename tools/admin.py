@@ -43,6 +43,7 @@ import boto3
 from batchcalls.adapters.api_keys import new_api_key, register_api_key
 from batchcalls.adapters.tables import ApiKeyRecord
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from pynamodb.exceptions import PynamoDBException
 
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
@@ -257,6 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except AdminError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    except ResponseParserError:
+        print(
+            f"{parser.prog}: error: {args.endpoint_url or 'the endpoint'} does not answer "
+            "as AWS does: is it the moto server's URL (not the API's)?",
+            file=sys.stderr,
+        )
         return 1
     except (ClientError, BotoCoreError, PynamoDBException) as error:
         print(f"{parser.prog}: error: {_one_line(error)}", file=sys.stderr)

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -174,3 +176,44 @@ def test_the_command_works_against_a_stack_behind_an_endpoint_url(moto_endpoint:
     items = table_items(table_name, moto_endpoint)
     assert [item["key_hash"]["S"] for item in items] == [hash_key(result.stdout.strip())]
     assert items[0]["tenant_id"] == {"S": "acme"}
+
+
+class _NotAws(BaseHTTPRequestHandler):
+    """Answers like the local stack's API does to a path it does not know."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = b'{"error": {"code": "not_found", "message": "no route", "details": []}}'
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_an_endpoint_that_is_not_aws_is_one_line_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the URL of something else on loopback (e.g. the local stack's API, not moto)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotAws)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        # When the admin points the command at it
+        code = main(
+            ["create-key", "--tenant", "acme", "--stack-name", STACK, "--endpoint-url", url]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # Then the command says so on one line instead of a traceback
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        f"python -m tools.admin: error: {url} does not answer as AWS does: "
+        "is it the moto server's URL (not the API's)?\n"
+    )
