@@ -65,7 +65,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.domain.planning_windows import (
@@ -118,8 +118,10 @@ class PlanContact:
     timezones: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedCall:
+class PlannedCall(NamedTuple):
+    """One planned call (a named tuple: a million of them build several times faster
+    than frozen dataclasses)."""
+
     contact_id: str
     due_ms: int  # epoch milliseconds, UTC
     caller_id: str | None
@@ -179,10 +181,8 @@ class PlanResult:
 
     @cached_property
     def planned(self) -> list[PlannedCall]:
-        return [
-            PlannedCall(c, d, p)
-            for c, d, p in zip(self.contact_ids, self.due_ms, self.caller_ids, strict=True)
-        ]
+        columns = zip(self.contact_ids, self.due_ms, self.caller_ids, strict=True)
+        return list(map(PlannedCall._make, columns))
 
 
 # --- the frame: everything about a plan that does not depend on its contacts ---------
