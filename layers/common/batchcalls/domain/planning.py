@@ -3,12 +3,14 @@
 Pure: no AWS, no environment, no clock (the start instant is an input). It implements
 API.md "Planning rules" 1-7:
 
-1. Allowed time. A call lies in the daily window (`start_time`..`end_time`, half-open, on
-   a working day that is not a blackout date, both judged on the local date the window
-   *starts* on in the zone the window is read in) of the campaign's timezone, or with
-   `respect_contact_timezone` of every timezone of the contact; with `legal_hours_guard` also within 08:00-21:00 in every
-   timezone of the contact. Local wall times become instants as `planning_windows`
-   explains (DST gaps skipped, the repeated hour counted as real time).
+1. Allowed time. A call lies in the daily window (`start_time`..`end_time`, half-open,
+   on a working day that is not a blackout date, both judged on the local date the
+   window *starts* on, in the zone the window is read in) of the campaign's timezone, or
+   with `respect_contact_timezone` of every timezone of the contact; with
+   `legal_hours_guard` also within 08:00-21:00 in every timezone of the contact. Local
+   wall times become instants as `planning_windows` explains (DST gaps skipped, the
+   repeated hour counted as real time, a repeated wall time read as its first
+   occurrence).
 2. Not before `start`.
 3. At most `max_calls_per_day` calls per calendar day of the campaign's timezone (the
    day the call's instant falls on), counting existing calls given as `Occupancy`.
@@ -52,7 +54,19 @@ Chunks: `PlanResult.state` (a `PlannerState`, JSON via `to_json`/`from_json`) ho
 day counts, the used tick runs still relevant, the rotation offset and, for spread, the
 day quotas. Planning contacts in chunks, each given the previous chunk's state, gives
 exactly the same plan as planning them in one call. Per-group frontiers are not stored:
-they are recomputed from the used runs and day counts, which is cheap and exact.
+they are recomputed from the used runs and day counts, which is cheap and exact. Runs in
+days that can take no more calls are dropped, so an asap state stays a few hundred bytes;
+a spread state carries one run per call of the day being filled (about 3 bytes each).
+
+Use:
+- fresh plan: `plan_contacts(settings, start, contacts)`;
+- chunk k+1: `plan_contacts(settings, start, chunk, PlannerState.from_json(saved))`, the
+  same `start` every time (and `total=` with the first chunk for spread);
+- re-plan: `plan_contacts(settings, now, pending, occupancy=Occupancy.from_calls(...),
+  rotation_offset=...)`;
+- a retry: `plan_contacts(settings, attempt_end + delay, [contact], occupancy=...,
+  pacing="asap", rotation_offset=...)`;
+- at dial time: `is_allowed(settings, timezones, now_ms)`.
 """
 
 from __future__ import annotations
@@ -79,6 +93,7 @@ from batchcalls.models.campaign import CampaignSettings, Pacing
 
 __all__ = [
     "HORIZON_DAYS",
+    "ContactLike",
     "Occupancy",
     "PlanContact",
     "PlanResult",
@@ -708,6 +723,8 @@ def plan_contacts(
       its first chunk (default: these contacts).
     - `pacing`: overrides `settings.pacing` (e.g. "asap" to plan a retry at the earliest).
     """
+    if horizon_days < 1:
+        raise ValueError("horizon_days must be at least 1")
     start_ms = _epoch_ms(start)
     effective_pacing: Pacing = pacing or settings.pacing
     frame = _frame(settings, start_ms, effective_pacing, horizon_days)
