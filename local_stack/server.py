@@ -8,10 +8,11 @@ import math
 import threading
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from local_stack.http_api import BadFunctionResponse, HttpRequest, build_event, to_response
@@ -273,14 +274,41 @@ class ProviderApp:
         return error(404, "not_found", f"no provider endpoint {request.path}")
 
 
+class _PooledServer(BaseWSGIServer):
+    """Requests run on a pool of reused threads, not a new thread each.
+
+    Handlers keep per-thread state (pynamodb makes a botocore session per model and
+    thread, a few hundred milliseconds each): reused threads pay for it once.
+    """
+
+    multithread = True
+
+    def __init__(self, host: str, port: int, app: WsgiApp, name: str, workers: int = 32) -> None:
+        super().__init__(host, port, app, handler=_QuietHandler)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class HttpServer:
-    """A threading WSGI server bound at creation (so its port is known before deploy)."""
+    """A pooled WSGI server bound at creation (so its port is known before deploy)."""
 
     def __init__(self, host: str, port: int, app: Callable[[Request], Response], name: str) -> None:
         self._app = _guarded(app)
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._app, threaded=True, request_handler=_QuietHandler
-        )
+        self._server: BaseWSGIServer = _PooledServer(host, port, self._app, name)
         self.name = name
         self._thread: threading.Thread | None = None
 
