@@ -16,6 +16,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,15 +105,14 @@ class EventTargets:
         body: str,
         attempt: int,
         first_at: datetime | None,
-    ):
+    ) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
             started = first_at or now
             status, error, url = self._send(target, body)
             self.deliveries.append(
                 Delivery(rule, target["Arn"], url, attempt, iso_seconds(now), status, error)
             )
-            retry = status is None or status >= 500 or status in RETRIED_STATUSES
-            if not retry:
+            if status is not None and status < 500 and status not in RETRIED_STATUSES:
                 if status >= 300:
                     log.warning("%s answered %s to an event of rule %s", url, status, rule)
                 return

@@ -165,11 +165,11 @@ class SimulatedProvider:
                 callback_url=payload["callback_url"],
             )
             self._calls.append(record)
-            answer = 200, {"call_id": call_id, "status": "accepted"}
-            self._answers[call_id] = answer
+            accepted: tuple[int, dict[str, Any]] = (200, {"call_id": call_id, "status": "accepted"})
+            self._answers[call_id] = accepted
             seconds = self.settings.call_seconds
         self.loop.call_later(seconds, f"call {call_id} ends", lambda at: self._end(record, at))
-        return answer
+        return accepted
 
     @staticmethod
     def _problem(payload: Any) -> str | None:

@@ -235,7 +235,7 @@ class ApiApp:
                 [{"field": "seconds", "problem": "a number of seconds, 0 to 366 days"}],
             )
         before = self.stack.loop.tasks_run
-        self.stack.advance(float(seconds))
+        self.stack.advance(float(seconds))  # type: ignore[arg-type]
         return ok({**self._clock(), "tasks_run": self.stack.loop.tasks_run - before})
 
     def _provider_settings(self, request: Request) -> Response:

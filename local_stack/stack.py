@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +92,7 @@ class _Session:
     its service models), and a later stack reuses moto's port (see `moto_server`).
     """
 
-    _boto = None
+    _boto: Any = None
     _clients: dict[tuple[str, str], Any] = {}
     _lock = threading.Lock()
 
@@ -184,7 +185,7 @@ class LocalStack:
         self._saved_clock: Any = None
         self._moto: MotoServer | None = None
         self._servers: list[HttpServer] = []
-        self.functions: Functions | None = None  # type: ignore[assignment]
+        self._functions: Functions | None = None
 
     @classmethod
     def options_from_env(cls, environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -285,7 +286,7 @@ class LocalStack:
         os.environ.update(self.deployment.environment(self.base_url))
         self._bind_storage()
 
-        self.functions = Functions(self.deployment.functions, self.loop, self._tag)
+        self._functions = Functions(self.deployment.functions, self.loop, self._tag)
         self.event_targets.functions = self.functions
         self.routes = RouteTable(self.deployment.routes)
         sqs = self.session.client("sqs")
@@ -357,7 +358,7 @@ class LocalStack:
             log.warning("schedule rule %s is not run locally: %s", rule.name, problem)
             return
 
-        def fire(due: datetime) -> None:
+        def fire(due: datetime) -> Callable[[datetime], None]:
             def run(now: datetime) -> None:
                 event = {
                     "version": "0",
@@ -380,7 +381,6 @@ class LocalStack:
         self.loop.call_at(first, f"tick {rule.name}", fire(first))
 
     def _deliver_scheduled(self, rule: ScheduleRule, event: dict[str, Any]) -> None:
-        assert self.functions is not None
         for target in rule.targets:
             body = target_input(target, event)
             function = self.functions.by_arn(target["Arn"])
@@ -409,8 +409,8 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        if self.functions is not None:
-            self.functions.unload()
+        if self._functions is not None:
+            self._functions.unload()
         if self._saved_env is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -427,6 +427,13 @@ class LocalStack:
                 _active = None
 
     # ================================================================= use
+    @property
+    def functions(self) -> Functions:
+        """The stack's functions by logical id (`stack.functions["ApiFunction"]`)."""
+        if self._functions is None:
+            raise RuntimeError("the stack is not started")
+        return self._functions
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -452,7 +459,6 @@ class LocalStack:
 
     def invoke(self, function: str, event: Any) -> Any:
         """Invoke a function (logical id) synchronously, then run what it made due."""
-        assert self.functions is not None
         try:
             return self.functions[function].invoke(event)
         finally:
