@@ -126,6 +126,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             str(build_dir),
             "--base-dir",
             str(ROOT),
+            # samconfig.toml (read from the template's folder) asks for a cache; keep it here.
+            "--cache-dir",
+            str(work / "cache"),
             "--parallel",
         ],
         cwd=work,
