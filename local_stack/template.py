@@ -16,6 +16,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 log = logging.getLogger("local_stack")
+# The translator warns, when it is garbage-collected, about metrics nobody publishes.
+logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
