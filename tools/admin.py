@@ -50,6 +50,18 @@ TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 TABLE_OUTPUT = "ApiKeysTableName"
 MAX_LABEL = 200
 LOCAL_REGION = "us-east-1"
+EXAMPLES = """\
+Only the new key is printed on stdout; it cannot be shown again.
+
+examples (from the repository root; the layer package must be importable):
+  PYTHONPATH=layers/common .venv/bin/python -m tools.admin create-tenant \\
+      --name acme --stack-name batch-calls --region eu-west-1
+  PYTHONPATH=layers/common .venv/bin/python -m tools.admin create-key \\
+      --tenant acme --label ci --stack-name batch-calls-local \\
+      --endpoint-url http://127.0.0.1:<moto port>
+
+A tenant id is 2-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit.
+Exit codes: 0 done, 1 the stack or its table refused, 2 a usage error."""
 
 
 class AdminError(Exception):
@@ -197,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m tools.admin",
         description="Create tenants and API keys in a batch-calls stack (keys are stored hashed).",
-        epilog="Only the new key is printed on stdout; it cannot be shown again.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -219,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a new tenant with its first key",
         description="Create a new tenant and its first API key; refused if the tenant has a key.",
     )
-    tenant.add_argument("--name", dest="tenant", required=True, type=_tenant_argument)
+    tenant.add_argument(
+        "--name", dest="tenant", required=True, type=_tenant_argument, help="the new tenant's id"
+    )
     add_common(tenant)
 
     key = commands.add_parser(
@@ -227,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="another key for a tenant",
         description="Create an API key for a tenant (creating the tenant if it has no key yet).",
     )
-    key.add_argument("--tenant", required=True, type=_tenant_argument)
+    key.add_argument("--tenant", required=True, type=_tenant_argument, help="the tenant's id")
     add_common(key)
     return parser
 
