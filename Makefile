@@ -12,6 +12,10 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml layers/common/requirements.txt
 	$(BIN)/pip install --quiet -r layers/common/requirements.txt --group dev
+	# The layer package on the venv's path, as /opt/python is in Lambda (for tools.admin,
+	# demo, benchmarks; pytest finds it through pyproject's pythonpath).
+	echo "$(CURDIR)/layers/common" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/batchcalls-layer.pth"
+	echo "$(CURDIR)" >> "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/batchcalls-layer.pth"
 	touch $@
 
 $(SAM_VENV)/.installed:
