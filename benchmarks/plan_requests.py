@@ -1,0 +1,122 @@
+"""DynamoDB (and SQS) requests the planner function makes per 1,000 contacts planned.
+
+Run: .venv/bin/python benchmarks/plan_requests.py [--contacts N]
+
+Plans N contacts (default 5,000, one chunk) of one campaign under moto, in process, with
+the tables of template.yaml, and counts every AWS request made while planning, by
+operation. BatchWriteItem requests are split into full (25 items) and partial ones.
+Each kind of request that is not part of a full batch is listed with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import botocore.client
+from moto import mock_aws
+
+REASONS = {
+    "UpdateItem": "one per contact: the move to `scheduled` is conditional (a contact queued "
+    "meanwhile must not be re-planned), plus the campaign's counters and progress",
+    "Query": "reads of the contacts to plan and of those that stay (per shard and status, 1 MB pages)",
+    "GetItem": "the campaign (once per chunk) and the chunk's saved start",
+    "PutItem": "the chunk's resumable planner state",
+    "BatchWriteItem (partial)": "the last batch of each chunk and of each slot deletion",
+    "SendMessage": "the next chunk of the plan",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=5000)
+    args = parser.parse_args()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+    with mock_aws():
+        counts = run(args.contacts)
+    per_thousand = 1000 / args.contacts
+    print(f"AWS requests while planning {args.contacts:,} contacts (per 1,000 contacts):")
+    for operation, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        reason = REASONS.get(operation, "full batches of 25 items" if "full" in operation else "")
+        print(f"  {operation:28s} {n * per_thousand:9.1f}   {reason}")
+    print(f"  {'total':28s} {sum(counts.values()) * per_thousand:9.1f}")
+
+
+def run(contacts: int) -> Counter[str]:
+    # Imported inside the mock so that every client is made against moto.
+    from batchcalls.adapters.tables import bind_tables
+    from batchcalls.clock import SimulatedClock, use_clock
+    from batchcalls.models.campaign import CreateCampaignRequest
+    from batchcalls.services.campaigns import CampaignService
+    from batchcalls.services.planning import PlanningService
+    from batchcalls.settings import StorageSettings, load_settings
+
+    from tests.support.aws import create_template_resources, environment_for
+
+    physical = create_template_resources()
+    os.environ.update(environment_for("PlannerFunction", physical))
+    bind_tables(load_settings(StorageSettings))
+    clock = SimulatedClock(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))
+    use_clock(clock)
+
+    class Requests:
+        sent: list[dict[str, Any]] = []
+
+        def request_plan(self, tenant_id: str, campaign_id: str, plan_version: int) -> None:
+            self.sent.append(
+                {
+                    "kind": "plan",
+                    "tenant_id": tenant_id,
+                    "campaign_id": campaign_id,
+                    "plan_version": plan_version,
+                }
+            )
+
+        def request_cancel(self, tenant_id: str, campaign_id: str) -> None: ...
+
+        def send_chunk(self, message: dict[str, Any]) -> None:
+            counted["SendMessage"] += 1
+
+    requests = Requests()
+    counted: Counter[str] = Counter()
+    api = CampaignService(clock, requests)
+    rows = [
+        {"phone_number": f"+1212{200 + i // 10000:03d}{i % 10000:04d}"} for i in range(contacts)
+    ]
+    body = {
+        "agent_id": "a",
+        "phone_numbers": ["+14155550100"],
+        "timezone": "America/New_York",
+        "start_time": "09:00",
+        "end_time": "17:00",
+        "contacts": rows,
+    }
+    api.create("tenant_bench", CreateCampaignRequest.model_validate(body))
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        label = operation
+        if operation == "BatchWriteItem":
+            items = sum(len(v) for v in params["RequestItems"].values())
+            label = "BatchWriteItem (full)" if items == 25 else "BatchWriteItem (partial)"
+        counted[label] += 1
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        planner = PlanningService(clock, requests, chunk_size=contacts)
+        message = requests.sent[-1]
+        planner.start_plan(message["tenant_id"], message["campaign_id"], message["plan_version"])
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    return counted
+
+
+if __name__ == "__main__":
+    main()
