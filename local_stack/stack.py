@@ -511,6 +511,7 @@ class LocalStack:
             f"  provider:  {self.provider_url} (simulated; calls at {self.base_url}/_local/provider/calls)",
             f"  webhooks:  {self.base_url}/_local/webhook-sink/... (listed at /_local/webhooks)",
             f"  functions: {', '.join(sorted(self.deployment.functions))}",
+            f"  moto:      {self.moto_url} (stack {self.deployment.stack_name}; for tools.admin --endpoint-url)",
             "  try:",
             f"    curl -s -H 'Authorization: Bearer {key}' {self.base_url}/batch-calls",
         ]
