@@ -40,6 +40,7 @@ demo: setup
 test: setup setup-sam
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common functions local_stack tools
 	$(BIN)/pytest -n 2
 
 lint:
@@ -51,7 +52,7 @@ format:
 	$(BIN)/ruff check --fix .
 
 typecheck:
-	$(BIN)/mypy layers/common functions local_stack
+	$(BIN)/mypy layers/common functions local_stack tools
 
 benchmark: setup
 	$(BIN)/python benchmarks/plan_benchmark.py

@@ -199,7 +199,7 @@ def list_campaigns(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    page = service().list(tenant(), status, tag, limit, cursor)
+    page = service().list_campaigns(tenant(), status, tag, limit, cursor)
     return {"items": [campaign_view(r) for r in page.items], "next_cursor": page.next_cursor}
 
 

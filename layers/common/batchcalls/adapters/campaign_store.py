@@ -88,7 +88,7 @@ class CampaignStore:
         except DoesNotExist:
             raise NotFound("no such campaign") from None
 
-    def list(
+    def page(
         self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
     ) -> Page:
         start = decode_cursor(cursor, "after")
@@ -125,7 +125,7 @@ class CampaignStore:
             record,
             [
                 CampaignRecord.settings.set(_settings_json(settings)),
-                CampaignRecord.tags.set(list(settings.tags)),
+                CampaignRecord.tags.set(list(settings.tags)),  # type: ignore[arg-type]
                 CampaignRecord.updated_at.set(to_iso(now)),
             ],
             allowed,

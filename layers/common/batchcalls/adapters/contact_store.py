@@ -83,7 +83,7 @@ class ContactStore:
         except ContactRecord.DoesNotExist:
             raise NotFound("no such contact") from None
 
-    def list(
+    def page(
         self,
         tenant_id: str,
         campaign_id: str,

@@ -51,7 +51,7 @@ class CampaignRecord(Model):
     plan_version = NumberAttribute(default=0)
     planning = JSONAttribute(null=True)
     # Contacts per status, kept by atomic ADDs on every transition.
-    counts = MapAttribute(default=dict)
+    counts: MapAttribute[str, Any] = MapAttribute(default=dict)
     rotation_offset = NumberAttribute(default=0)
     first_call_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
@@ -90,7 +90,7 @@ class ContactRecord(Model):
     phone_number = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute(null=True)
-    variables = MapAttribute(null=True)
+    variables: MapAttribute[str, str] = MapAttribute(null=True)
     timezones = ListAttribute(of=UnicodeAttribute)
     scheduled_at = NumberAttribute(null=True)  # epoch ms
     caller_id = UnicodeAttribute(null=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -75,7 +76,6 @@ def timezones_for_contact(e164: str, given: str | None) -> tuple[str, ...]:
     return tuple(sorted(zones))
 
 
-def effective_timezones(
-    stored: list[str] | tuple[str, ...], campaign_timezone: str
-) -> tuple[str, ...]:
-    return tuple(stored) or (campaign_timezone,)
+def effective_timezones(stored: Iterable[object], campaign_timezone: str) -> tuple[str, ...]:
+    """The zones a contact is called in: its own, or the campaign's when it has none."""
+    return tuple(str(zone) for zone in stored) or (campaign_timezone,)

@@ -66,10 +66,10 @@ class CampaignService:
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         return self.campaigns.get(tenant_id, campaign_id)
 
-    def list(
+    def list_campaigns(
         self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
     ) -> Page:
-        return self.campaigns.list(tenant_id, status, tag, limit, cursor)
+        return self.campaigns.page(tenant_id, status, tag, limit, cursor)
 
     def patch(
         self, tenant_id: str, campaign_id: str, request: PatchCampaignRequest
@@ -135,7 +135,7 @@ class CampaignService:
         self, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
     ) -> tuple[CampaignRecord, Page]:
         record = self.campaigns.get(tenant_id, campaign_id)
-        return record, self.contacts.list(tenant_id, campaign_id, status, limit, cursor)
+        return record, self.contacts.page(tenant_id, campaign_id, status, limit, cursor)
 
     def get_contact(
         self, tenant_id: str, campaign_id: str, contact_id: str
