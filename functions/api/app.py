@@ -53,7 +53,6 @@ HTTP_STATUS = {"not_found": 404, "conflict": 409, "validation_error": 422}
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(path="/openapi.json-ui")  # the document itself is served at /openapi.json
 _methods_by_path: dict[str, set[str]] = {}
 
 
