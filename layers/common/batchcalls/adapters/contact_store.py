@@ -94,8 +94,11 @@ class ContactStore:
         """One page in the order contacts were added, merged over every shard."""
         start = decode_cursor(cursor, "after_seq")
         after = int(start["after_seq"]) if start and str(start["after_seq"]).isdigit() else 0
+        # Contacts spread evenly over the shards, and the merge pulls each shard's pages
+        # lazily: a page of `limit` reads about 2 x limit items, not 16 x limit.
+        page_size = limit // CONTACT_SHARDS + 8
         streams = [
-            self._shard_in_order(tenant_id, campaign_id, shard, status, after, limit)
+            self._shard_in_order(tenant_id, campaign_id, shard, status, after, page_size)
             for shard in range(CONTACT_SHARDS)
         ]
         items: list[ContactRecord] = []
