@@ -181,7 +181,12 @@ class DeliveryService:
         report = TickReport()
         campaigns = _Campaigns(self.campaign_store)
         report.expired = self.expire_calls(now)
-        minutes = rules.dispatch_minutes(self.leases.watermark(), now_ms)
+        watermark = self.leases.watermark()
+        if watermark is None:
+            # The first tick ever: slots written before it (due no earlier than a minute
+            # before it, as ticks run every minute) lie in the previous minute too.
+            watermark = rules.minute_start(now_ms) - 60_000
+        minutes = rules.dispatch_minutes(watermark, now_ms)
         report.minutes = len(minutes)
         slots = [s for m in minutes for s in self.store.slots_in_minute(m) if s.status == "planned"]
         report.slots_seen = len(slots)
