@@ -649,20 +649,27 @@ class DeliveryService:
         days: dict[Any, int] = dict(
             call_counters.day_counts(campaign.tenant_id, campaign.campaign_id)
         )
-        for status in ("queued", "scheduled"):
+        # Calls in the start's own second take its places too, even those before the start.
+        second_ms = start_ms - start_ms % 1000
+        for status in ("queued", "scheduled", "in_progress"):
             for other in contacts.iter_in_order(campaign.tenant_id, campaign.campaign_id, status):
-                if other.contact_id == own_id or other.scheduled_at is None:
+                if other.contact_id == own_id:
+                    continue
+                if status == "in_progress":
+                    # Dialled (already in the day counts) when it became in_progress.
+                    placed = to_epoch_ms(datetime.fromisoformat(other.updated_at))
+                    if placed >= second_ms:
+                        calls.append(placed)
+                    continue
+                if other.scheduled_at is None:
                     continue
                 due = int(other.scheduled_at)
-                if due >= start_ms:
+                if due >= second_ms:
                     calls.append(due)
-                elif status == "queued":
-                    continue  # already due: counted when dialled
-                else:
-                    continue
-        for due in calls:
-            day = local_day(settings, due)
-            days[day] = days.get(day, 0) + 1
+                # Not dialled yet, but it will be (a queued call may wait for a place):
+                # it counts towards its day now, or a retry could take its day's place.
+                day = local_day(settings, due)
+                days[day] = days.get(day, 0) + 1
         return Occupancy(tuple(calls), days)
 
     # ================================================================== places
