@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from batchcalls.adapters.contact_store import partition_key, status_seq
+from batchcalls.adapters.leases import model_connection
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, minute_of
 from batchcalls.adapters.tables import ContactRecord, CoordinationRecord, SlotRecord
 from batchcalls.clock import to_iso
@@ -74,7 +74,7 @@ class DeliveryStore:
         """Slot planned -> queued and contact scheduled -> queued, at once, only if the
         contact still waits for exactly this slot (plan version, attempt, due time)."""
         try:
-            with TransactWrite(connection=Connection()) as tx:
+            with TransactWrite(connection=model_connection()) as tx:
                 tx.update(
                     slot,
                     actions=[SlotRecord.status.set("queued")],
