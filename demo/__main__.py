@@ -1,0 +1,7 @@
+"""`python -m demo --help`."""
+
+import sys
+
+from demo.run import main
+
+sys.exit(main())
