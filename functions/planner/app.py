@@ -11,13 +11,15 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.leases import LeaseStore
 from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
 from batchcalls.services.planning import PlanningService
 from batchcalls.settings import PlannerSettings, load_settings
 
@@ -28,8 +30,14 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def service() -> PlanningService:
     settings = load_settings(PlannerSettings)
     bind_tables(settings)
+    delivery = build_delivery_service(delivery_settings())
     return PlanningService(
-        current_clock(), PlanningQueue(settings.planning_queue_url), settings.chunk_size
+        current_clock(),
+        PlanningQueue(settings.planning_queue_url),
+        settings.chunk_size,
+        rejected_numbers=LeaseStore().rejected_numbers,
+        # Slots due before the next minute tick go to the call queue at once.
+        on_slots_written=delivery.dispatch_soon,
     )
 
 

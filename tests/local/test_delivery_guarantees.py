@@ -227,12 +227,6 @@ def test_rate_and_daily_cap_hold_with_every_retry_counted(live_stack, provider, 
     assert peak_concurrency(placed) <= concurrency
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/planner/app.py does not pass PlanningService(on_slots_written=...) "
-    "the delivery service's dispatch_soon: slots due before the next minute tick wait for "
-    "it (up to 60 s late) and then go out together, all in one second",
-)
 def test_an_immediate_campaign_dials_on_time_and_within_its_rate(live_stack, provider):
     # Given an immediate campaign of one call per second and five contacts, created twenty
     # seconds into a minute
