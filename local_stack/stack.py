@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 
 from local_stack import moto_hooks, schedules
 from local_stack.deploy import Deployer, Deployment, ScheduleRule
@@ -206,6 +207,8 @@ class LocalStack:
     # ================================================================= lifecycle
     @classmethod
     def start(cls, **options: Any) -> LocalStack:
+        # Each stack has its own provider secret: forget one cached by an earlier stack.
+        parameters.clear_caches()
         stack = cls(**options)
         stack._start()
         return stack
@@ -398,6 +401,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop every thread and server, free moto, give back the environment and clock."""
         global _active
+        parameters.clear_caches()
         if hasattr(self, "loop"):
             self.loop.stop()
         for server in self._servers:
