@@ -16,7 +16,7 @@ import pytest
 from batchcalls.adapters.campaign_store import CampaignStore
 from batchcalls.adapters.contact_store import ContactStore, status_seq
 from batchcalls.adapters.provider_http import CallRequest, PlaceResult
-from batchcalls.adapters.slot_store import SlotStore, new_slot
+from batchcalls.adapters.slot_store import SlotStore, minute_of, new_slot
 from batchcalls.adapters.tables import ContactRecord, plain_dict
 from batchcalls.clock import to_epoch_ms
 from batchcalls.domain.contacts import NewContact
@@ -276,6 +276,39 @@ def test_a_stale_slot_of_an_older_plan_is_never_sent(world):
     world.plan(campaign, "+12025550114", to_epoch_ms(world.clock.now()) + 200_000, version=2)
     world.tick()
     assert world.queue.take() == []
+
+
+def test_a_minute_without_slots_costs_no_shard_query(world, clock):
+    # Given a call planned into one shard of one minute
+    campaign = world.campaign(["+12025550114"], [90])
+    due_minute = to_epoch_ms(clock.now()) // 60_000 * 60_000 + 60_000
+    # Then only that partition is marked, and an empty minute has no mark at all
+    store = SlotStore()
+    [partition] = store.marked_partitions([minute_of(due_minute)])
+    assert store.marked_partitions([minute_of(due_minute + 60_000)]) == []
+    assert [s.contact_id for s in store.in_minutes([minute_of(due_minute)])] == [
+        world.contact(campaign, "+12025550114").contact_id
+    ]
+    assert partition.startswith(minute_of(due_minute))
+
+
+def test_a_claim_whose_message_was_lost_is_sent_again(world, clock):
+    # Given a call claimed and sent, whose message never reached the caller
+    clock.set(clock.now().replace(minute=0, second=10, microsecond=0))
+    campaign = world.campaign(["+12025550114"], [5])
+    world.tick()
+    [(lost, _)] = world.queue.take()
+    # When ticks run every minute for the next ten minutes
+    resent = []
+    for _ in range(10):
+        clock.advance(60)
+        world.tick()
+        resent += world.queue.take()
+    # Then it was sent again once, with no delay, and is dialled once when it arrives
+    assert [(m["contact_id"], d) for m, d in resent] == [(lost["contact_id"], 0)]
+    world.deliver(resent + [(lost, 0)])
+    assert len(world.provider.calls) == 1
+    assert world.contact(campaign, "+12025550114").status == "in_progress"
 
 
 # ============================================================================ caller

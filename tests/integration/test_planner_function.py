@@ -44,7 +44,18 @@ def all_contacts(api, campaign_id):
 
 
 def slots(aws):
-    return boto3.client("dynamodb").scan(TableName=aws["SlotsTable"])["Items"]
+    """The slot items (not the per-minute marks written beside them)."""
+    items = boto3.client("dynamodb").scan(TableName=aws["SlotsTable"])["Items"]
+    return [i for i in items if not i["minute_shard"]["S"].endswith("#marks")]
+
+
+def marks(aws):
+    items = boto3.client("dynamodb").scan(TableName=aws["SlotsTable"])["Items"]
+    return {
+        i["minute_shard"]["S"].removesuffix("#marks") + "#" + i["slot_key"]["S"]
+        for i in items
+        if i["minute_shard"]["S"].endswith("#marks")
+    }
 
 
 def test_a_scheduled_campaign_gets_one_slot_per_contact_in_order(api, aws, planner):
@@ -71,6 +82,8 @@ def test_a_scheduled_campaign_gets_one_slot_per_contact_in_order(api, aws, plann
         "2026-12-01T14:02",
     }
     assert all(minute_of(int(s["due_ms"]["N"])) in s["minute_shard"]["S"] for s in stored)
+    # each written partition marked, so the dispatcher finds it
+    assert marks(aws) == {s["minute_shard"]["S"] for s in stored}
     refreshed = api.get(f"/batch-calls/{campaign['id']}").body
     assert refreshed["planning"] == {"version": 1, "planned": 250, "total": 250, "done": True}
     assert refreshed["stats"]["scheduled"] == 250, refreshed["stats"]

@@ -47,8 +47,8 @@ class DeliveryStore:
         self.slots = slots or SlotStore()
 
     # ------------------------------------------------------------------ reads
-    def slots_in_minute(self, minute_ms: int) -> list[SlotRecord]:
-        return list(self.slots.in_minute(minute_of(minute_ms)))
+    def slots_in_minutes(self, minutes_ms: Iterable[int]) -> list[SlotRecord]:
+        return list(self.slots.in_minutes(minute_of(m) for m in minutes_ms))
 
     def contacts(self, keys: Iterable[tuple[str, str, str]]) -> dict[str, ContactRecord]:
         """(tenant, campaign, contact id) -> contact, read in batches of 100."""
@@ -113,7 +113,7 @@ class DeliveryStore:
                 raise
 
     def put_slot(self, slot: SlotRecord) -> None:
-        slot.save()
+        self.slots.put(slot)
 
     # ------------------------------------------------------------------ contacts
     def _transition(self, contact: ContactRecord, actions: list[Any], condition: Condition) -> bool:

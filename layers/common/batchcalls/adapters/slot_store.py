@@ -2,8 +2,13 @@
 
 A minute can hold the calls of many campaigns; one partition per minute would cap it at
 1,000 writes/s. `SLOT_SHARDS` partitions per minute allow 10,000 slot writes/s into one
-minute (e.g. 80 campaigns at 30 calls/s planned in parallel, plus retries), and the
-dispatcher reads a minute's shards in parallel.
+minute (e.g. 80 campaigns at 30 calls/s planned in parallel, plus retries).
+
+Before a slot is written, a mark for its (minute, shard) is (`SlotMarkRecord`): the
+dispatcher reads the marks of the minutes it looks at in one BatchGetItem and queries
+only the marked shards, so the quiet minutes of a night cost one read, not ten per
+minute. Marks are never removed (a mark whose slots are gone costs one empty query);
+they are a few bytes, at most `SLOT_SHARDS` per minute.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from batchcalls.adapters.tables import SlotRecord
+from batchcalls.adapters.tables import SlotMarkRecord, SlotRecord
 
 SLOT_SHARDS = 10
 MINUTE_MS = 60_000
+BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
 
 @dataclass(frozen=True)
@@ -69,18 +75,52 @@ def new_slot(
     )
 
 
+def mark_key(minute_shard: str) -> tuple[str, str]:
+    """The mark of a slot partition "<minute>#<shard>": ("<minute>#marks", "<shard>")."""
+    minute, shard = minute_shard.rsplit("#", 1)
+    return f"{minute}#marks", shard
+
+
 class SlotStore:
     def put_many(self, slots: Iterable[SlotRecord]) -> None:
-        """Full BatchWriteItem batches; pynamodb retries unprocessed items with backoff."""
+        """Marks first, then the slots, in full BatchWriteItem batches (pynamodb retries
+        unprocessed items with backoff). A reader that sees no mark sees no slot."""
+        slots = list(slots)
+        self._mark({slot.minute_shard for slot in slots})
         with SlotRecord.batch_write() as batch:
             for slot in slots:
                 batch.save(slot)
+
+    def put(self, slot: SlotRecord) -> None:
+        self._mark({slot.minute_shard})
+        slot.save()
+
+    def _mark(self, partitions: set[str]) -> None:
+        with SlotMarkRecord.batch_write() as batch:
+            for partition in sorted(partitions):
+                batch.save(SlotMarkRecord(*mark_key(partition)))
 
     def delete_many(self, keys: Iterable[SlotKey]) -> None:
         with SlotRecord.batch_write() as batch:
             for key in keys:
                 batch.delete(SlotRecord(key.minute_shard, key.slot_key))
 
-    def in_minute(self, minute: str) -> Iterator[SlotRecord]:
-        for shard in range(SLOT_SHARDS):
-            yield from SlotRecord.query(f"{minute}#{shard:02d}", consistent_read=True)
+    def marked_partitions(self, minutes: Iterable[str]) -> list[str]:
+        """The "<minute>#<shard>" partitions of these minutes that were ever written to."""
+        keys = [
+            (f"{minute}#marks", f"{shard:02d}")
+            for minute in minutes
+            for shard in range(SLOT_SHARDS)
+        ]
+        marked: list[str] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            for mark in SlotMarkRecord.batch_get(
+                keys[start : start + BATCH_GET_KEYS], consistent_read=True
+            ):
+                marked.append(f"{mark.minute_shard.removesuffix('#marks')}#{mark.slot_key}")
+        return sorted(marked)
+
+    def in_minutes(self, minutes: Iterable[str]) -> Iterator[SlotRecord]:
+        """Every slot due in these minutes (queries only the marked shards)."""
+        for partition in self.marked_partitions(minutes):
+            yield from SlotRecord.query(partition, consistent_read=True)

@@ -126,6 +126,20 @@ class SlotRecord(Model):
     status = UnicodeAttribute(default="planned")
 
 
+class SlotMarkRecord(Model):
+    """In the slots table: "this minute has slots in this shard", written before them.
+
+    The dispatcher reads a minute's marks in one request and queries only the marked
+    shards, so a minute with no calls costs no shard queries.
+    """
+
+    class Meta:
+        table_name = "Slots"
+
+    minute_shard = UnicodeAttribute(hash_key=True)  # "<minute>#marks"
+    slot_key = UnicodeAttribute(range_key=True)  # the shard, "00".."09"
+
+
 class CoordinationRecord(Model):
     """Small shared state: the dispatcher's watermark, live-call leases, capacity counters."""
 
@@ -153,11 +167,14 @@ ALL_MODELS: dict[str, type[Model]] = {
     "slots_table": SlotRecord,
     "coordination_table": CoordinationRecord,
 }
+# Models that share another model's table: the setting that names it.
+SHARED_TABLE_MODELS: dict[type[Model], str] = {SlotMarkRecord: "slots_table"}
 
 
 def bind_tables(settings: StorageSettings) -> None:
     """Point every model at the deployed table names (from the stack's environment)."""
-    for field, model in ALL_MODELS.items():
+    models = [*ALL_MODELS.items(), *((f, m) for m, f in SHARED_TABLE_MODELS.items())]
+    for field, model in models:
         model.Meta.table_name = getattr(settings, field)
         model.Meta.region = settings.aws_region
         model._connection = None  # forget a connection made for the previous names

@@ -53,6 +53,13 @@ def dispatch_minutes(watermark_ms: int | None, now_ms: int, max_back: int = 1440
     return list(range(first, current + 2 * MINUTE_MS, MINUTE_MS))
 
 
+def crossed_period(previous_ms: int, now_ms: int, period_minutes: int) -> bool:
+    """Whether a period boundary (every `period_minutes`, counted from the epoch) lies in
+    (previous, now]: a sweep that need not run every minute runs once per period."""
+    period = period_minutes * MINUTE_MS
+    return now_ms // period != previous_ms // period
+
+
 def dispatch_horizon_ms(now_ms: int) -> int:
     """Slots due before this instant were (or will be) read by the latest tick; a slot
     written later than that tick for such a time must be dispatched by its writer."""

@@ -48,6 +48,8 @@ from batchcalls.ids import call_id_for
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger, metrics
 
+# A claim whose message has not reached the caller after this long is sent again; the
+# sweep runs once per such period, so a lost message goes out again within two periods.
 LOST_CLAIM_MINUTES = 5
 FINISHED = frozenset({"cancelled", "completed", "failed"})
 OPEN_CONTACT_STATUSES = ("pending", "scheduled", "queued", "in_progress")
@@ -188,12 +190,13 @@ class DeliveryService:
             watermark = rules.minute_start(now_ms) - 60_000
         minutes = rules.dispatch_minutes(watermark, now_ms)
         report.minutes = len(minutes)
-        slots = [s for m in minutes for s in self.store.slots_in_minute(m) if s.status == "planned"]
+        slots = [s for s in self.store.slots_in_minutes(minutes) if s.status == "planned"]
         report.slots_seen = len(slots)
         report.claimed, report.stale = self.dispatch_slots(slots, now, campaigns)
         # The current minute is read again next time: a slot may still be written into it.
         self.leases.set_watermark(rules.minute_start(now_ms))
-        report.resent = self.resend_lost_claims(now)
+        if rules.crossed_period(watermark, now_ms, LOST_CLAIM_MINUTES):
+            report.resent = self.resend_lost_claims(now)
         report.admitted = self.admit_waiting(now, campaigns)
         report.completed_campaigns = self.sweep_completions(now)
         metrics.add_metric(name="CallsDispatched", unit="Count", value=report.claimed)
