@@ -40,7 +40,7 @@ demo: setup
 test: setup setup-sam
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common functions local_stack tools
+	$(BIN)/mypy layers/common functions local_stack tools demo
 	$(BIN)/pytest -n 2
 
 lint:
@@ -52,7 +52,7 @@ format:
 	$(BIN)/ruff check --fix .
 
 typecheck:
-	$(BIN)/mypy layers/common functions local_stack tools
+	$(BIN)/mypy layers/common functions local_stack tools demo
 
 benchmark: setup
 	$(BIN)/python benchmarks/plan_benchmark.py

@@ -48,7 +48,8 @@ def save_chart(result: DemoResult, path: Path) -> Path:
         1, panels, figsize=(min(max(4.2 * panels, 8), 22), 5.2), sharey=True, squeeze=False
     )
     width = 0.4
-    for axis, day in zip(axes[0], days or [None], strict=True):
+    panel_days: list[date | None] = list(days) or [None]
+    for axis, day in zip(axes[0], panel_days, strict=True):
         xs = list(range(len(hours)))
         if day is not None:
             p = [planned[(day, h)] for h in hours]

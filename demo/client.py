@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -55,7 +56,7 @@ class Client:
         while True:
             query = f"{path}{separator}limit={limit}"
             if cursor:
-                query += f"&cursor={urllib.request.quote(cursor)}"
+                query += f"&cursor={urllib.parse.quote(cursor)}"
             page = self.json("GET", query)
             items.extend(page["items"])
             cursor = page.get("next_cursor")

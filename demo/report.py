@@ -109,17 +109,19 @@ def summarise(result: DemoResult) -> dict[str, Any]:
     early = late_over_1s = 0
     delays = []
     for contact_id, planned_at in result.planned.items():
-        call = first_calls.get(contact_id)
-        if call is None or not planned_at:
+        first_call = first_calls.get(contact_id)
+        if first_call is None or not planned_at:
             continue
-        delay = ms(call["placed_at"]) - ms(planned_at)
+        delay = ms(first_call["placed_at"]) - ms(planned_at)
         delays.append(delay)
         early += delay < 0
         late_over_1s += delay > 1000
 
     # Webhooks received by the local sink.
     hooks = [h for h in result.webhooks if "/_local/webhook-sink/demo/" in h.get("url", "")]
-    bodies = [h.get("body") if isinstance(h.get("body"), dict) else {} for h in hooks]
+    bodies: list[dict[str, Any]] = [
+        h["body"] if isinstance(h.get("body"), dict) else {} for h in hooks
+    ]
     by_event = Counter(b.get("event", "?") for b in bodies)
     call_hooks = {b.get("eventId") or id(b) for b in bodies if b.get("event") == "call.completed"}
     batch_hooks = [b for b in bodies if b.get("event") == "batch.completed"]

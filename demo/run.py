@@ -42,7 +42,6 @@ FINAL_STATUSES = {"completed", "cancelled", "failed"}
 OPEN_CONTACT_STATUSES = ("pending", "scheduled", "queued", "in_progress")
 # All contacts finished but the campaign still open this long: stop waiting for it.
 STALL_SECONDS = 2 * 3600
-METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 
 
 @dataclass
@@ -257,15 +256,6 @@ def _restore_log_level(level: int | None) -> None:
         logger.setLevel(level)
 
 
-def _clear_metrics() -> None:
-    try:
-        from batchcalls.observability import metrics
-
-        metrics.clear_metrics()
-    except ImportError:
-        pass
-
-
 def run_demo(options: Options, stream: TextIO | None = None) -> DemoResult:
     """Run the whole demo; the result holds the raw data, the summary and the chart path."""
     from local_stack import LocalStack
@@ -274,10 +264,6 @@ def run_demo(options: Options, stream: TextIO | None = None) -> DemoResult:
     out = stream or sys.stdout
     began = time.monotonic()
     _quiet_logs()
-    # Powertools metrics are off in the local stack; keep them off after it stops too, or
-    # what the functions buffered is printed to stdout as one EMF blob.
-    saved_metrics_setting = os.environ.get(METRICS_DISABLED)
-    os.environ[METRICS_DISABLED] = "true"
     start = parse_instant(options.start)
     provider = ProviderSettings.from_env(os.environ)
     if options.call_seconds is not None:
@@ -299,12 +285,7 @@ def run_demo(options: Options, stream: TextIO | None = None) -> DemoResult:
         _drive(stack, Client(stack.base_url, API_KEY), result, contacts, out)
     finally:
         stack.stop()
-        _clear_metrics()
         _restore_log_level(previous_level)
-        if saved_metrics_setting is None:
-            os.environ.pop(METRICS_DISABLED, None)
-        else:
-            os.environ[METRICS_DISABLED] = saved_metrics_setting
     result.timings["total"] = time.monotonic() - began
 
     from demo.chart import save_chart

@@ -13,6 +13,9 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
 from local_stack.deploy import DeployedFunction
 from local_stack.loop import EventLoop
 
@@ -22,6 +25,14 @@ log = logging.getLogger("local_stack")
 ASYNC_RETRY_DELAYS = (60, 120)
 
 _import_lock = threading.Lock()
+
+
+def _discard_unpublished_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED (the local default) Powertools never clears what
+    handlers add, and prints the set as EMF once a metric holds 100 values. On Lambda
+    each invocation publishes and clears its own; here they are dropped after each."""
+    if is_metrics_disabled():
+        Metrics().clear_metrics()
 
 
 class LambdaContext:
@@ -114,6 +125,7 @@ class LocalFunction:
             self.invocations += 1
             return handler(event, LambdaContext(self.deployed))
         finally:
+            _discard_unpublished_metrics()
             if self._slots is not None:
                 self._slots.release()
 

@@ -306,7 +306,7 @@ def test_a_claim_whose_message_was_lost_is_sent_again(world, clock):
         resent += world.queue.take()
     # Then it was sent again once, with no delay, and is dialled once when it arrives
     assert [(m["contact_id"], d) for m, d in resent] == [(lost["contact_id"], 0)]
-    world.deliver(resent + [(lost, 0)])
+    world.deliver([*resent, (lost, 0)])
     assert len(world.provider.calls) == 1
     assert world.contact(campaign, "+12025550114").status == "in_progress"
 

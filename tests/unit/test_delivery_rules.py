@@ -3,6 +3,8 @@ failover, retry decisions, signatures and event bodies."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from batchcalls.domain.leases import (
     WaitingHead,
@@ -69,7 +71,7 @@ def test_a_periodic_sweep_runs_once_per_period_of_minutes():
     start = NOW - NOW % (5 * MINUTE)
     ticks = [start + i * MINUTE for i in range(21)]
     # When each asks whether a 5-minute boundary passed since the previous tick
-    swept = [now for previous, now in zip(ticks, ticks[1:]) if crossed_period(previous, now, 5)]
+    swept = [now for previous, now in pairwise(ticks) if crossed_period(previous, now, 5)]
     # Then one tick per period sweeps, the one at the boundary
     assert swept == [
         start + 5 * MINUTE,

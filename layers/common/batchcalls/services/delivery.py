@@ -48,9 +48,12 @@ from batchcalls.ids import call_id_for
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger, metrics
 
-# A claim whose message has not reached the caller after this long is sent again; the
-# sweep runs once per such period, so a lost message goes out again within two periods.
+# A claim whose message has not reached the caller after this long is sent again.
 LOST_CLAIM_MINUTES = 5
+# The tick's safety nets (lost claims, completions two last outcomes both missed) run
+# once per this many minutes, not every minute: a lost message goes out again within
+# ten minutes, a missed completion is noticed within five.
+SAFETY_SWEEP_MINUTES = 5
 FINISHED = frozenset({"cancelled", "completed", "failed"})
 OPEN_CONTACT_STATUSES = ("pending", "scheduled", "queued", "in_progress")
 
@@ -195,10 +198,10 @@ class DeliveryService:
         report.claimed, report.stale = self.dispatch_slots(slots, now, campaigns)
         # The current minute is read again next time: a slot may still be written into it.
         self.leases.set_watermark(rules.minute_start(now_ms))
-        if rules.crossed_period(watermark, now_ms, LOST_CLAIM_MINUTES):
-            report.resent = self.resend_lost_claims(now)
         report.admitted = self.admit_waiting(now, campaigns)
-        report.completed_campaigns = self.sweep_completions(now)
+        if rules.crossed_period(watermark, now_ms, SAFETY_SWEEP_MINUTES):
+            report.resent = self.resend_lost_claims(now)
+            report.completed_campaigns = self.sweep_completions(now, campaigns)
         metrics.add_metric(name="CallsDispatched", unit="Count", value=report.claimed)
         logger.info("tick", **report.__dict__)
         return report
@@ -804,19 +807,20 @@ class DeliveryService:
         metrics.add_metric(name="CampaignsCompleted", unit="Count", value=1)
         return True
 
-    def sweep_completions(self, now: datetime) -> list[str]:
+    def sweep_completions(self, now: datetime, campaigns: _Campaigns | None = None) -> list[str]:
         """Safety net for completions two simultaneous last outcomes both missed: every
         campaign that ever held a place and now holds none is checked."""
+        campaigns = campaigns or _Campaigns(self.campaign_store)
         done = []
         for key, live in self.leases.live_counts().items():
             if not key.startswith("campaign#") or live > 0:
                 continue
             _, tenant_id, campaign_id = key.split("#", 2)
-            if self.check_completion(tenant_id, campaign_id, now):
-                done.append(campaign_id)
-            campaign = self._campaign(tenant_id, campaign_id)
+            campaign = campaigns.get(tenant_id, campaign_id)
             if campaign is None or campaign.status in FINISHED:
                 self.leases.forget_campaign_counter(tenant_id, campaign_id)
+            elif campaign.status == "active" and self.check_completion(tenant_id, campaign_id, now):
+                done.append(campaign_id)
         return done
 
     def _emit(
