@@ -10,6 +10,10 @@ itself cannot act, instead of guessing from the outside:
   but sends API destinations no body and cannot run a Lambda target (it raises); those
   targets go to the runtime, the others stay with moto.
 - S3 notifications to a Lambda function (moto would try Docker) go to the runtime.
+- DynamoDB `transact_write_items`: moto backs up every table a transaction touches,
+  whole (a deep copy per transaction: with a few thousand contacts a call's three
+  transactions cost seconds). Here only the items it touches are backed up and put back
+  if it is cancelled: the same all-or-nothing outcome.
 
 And CloudFormation gaps, so `template.yaml` deploys as written:
 - `AWS::Events::Connection` and `AWS::Events::ApiDestination` (moto's API has them,
@@ -32,6 +36,9 @@ from typing import Any, Protocol
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.events import models as events_models
 from moto.moto_api._internal import mock_random as random
 from moto.s3 import models as s3_models
@@ -342,6 +349,70 @@ def _install_s3_hooks() -> None:
     bucket_class.create_from_cloudformation_json = classmethod(create_bucket)
 
 
+class _TablesNotCopied:
+    """Stands for `copy` in moto's DynamoDB backend: while the runtime listens, a
+    transaction's whole-table backup is the table itself (the hook below backs up items)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if _listener is not None and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(table, key) of every item a transaction names, key as DynamoDB JSON."""
+    found = []
+    for entry in transact_items:
+        for op_type, op in entry.items():
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            source = op.get("Item", {}) if op_type == "Put" else op.get("Key", {})
+            key = {name: source.get(name) for name in (table.hash_key_attr, table.range_key_attr)}
+            if all(key.get(name) is not None for name in key if name is not None):
+                found.append((table, key))
+    return found
+
+
+def _put_back(table: Any, key: dict[str, Any], item: Any) -> None:
+    hash_value = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item
+        return
+    range_value = DynamoType(key[table.range_key_attr])
+    if item is None:
+        table.items.get(hash_value, {}).pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = item
+
+
+def _install_dynamodb_hook() -> None:
+    backend_class: Any = dynamodb_models.DynamoDBBackend
+    original = backend_class.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if _listener is None:
+            return original(self, transact_items)
+        backup = []
+        for table, key in _transaction_keys(self, transact_items):
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            backup.append((table, key, copy.deepcopy(table.get_item(hash_value, range_value))))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, key, item in reversed(backup):
+                _put_back(table, key, item)
+            raise
+
+    dynamodb_models.copy = _TablesNotCopied  # type: ignore[assignment]
+    backend_class.transact_write_items = transact_write_items
+
+
 def _event_bus_physical_id(self: Any) -> str:
     if _listener is None:
         raise AttributeError("physical_resource_id")  # moto's own behaviour
@@ -359,6 +430,7 @@ def install() -> None:
         _install_sqs_hook()
         _install_events_hook()
         _install_s3_hooks()
+        _install_dynamodb_hook()
         events_models.EventBus.physical_resource_id = property(_event_bus_physical_id)  # type: ignore[attr-defined]
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
