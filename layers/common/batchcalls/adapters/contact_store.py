@@ -109,11 +109,17 @@ class ContactStore:
         return Page(items, None)
 
     def iter_in_order(
-        self, tenant_id: str, campaign_id: str, status: str | None, after_seq: int = 0
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        status: str | None,
+        after_seq: int = 0,
+        attributes: Sequence[str] | None = None,
     ) -> Iterator[ContactRecord]:
-        """Every contact (of one status) in the order added, streamed page by page."""
+        """Every contact (of one status) in the order added, streamed page by page;
+        `attributes` reads only those (besides the keys and `seq`)."""
         streams = [
-            self._shard_in_order(tenant_id, campaign_id, shard, status, after_seq, 500)
+            self._shard_in_order(tenant_id, campaign_id, shard, status, after_seq, 500, attributes)
             for shard in range(CONTACT_SHARDS)
         ]
         return heapq.merge(*streams, key=lambda r: int(r.seq))
@@ -126,11 +132,17 @@ class ContactStore:
         status: str | None,
         after_seq: int,
         page_size: int,
+        attributes: Sequence[str] | None = None,
     ) -> Iterator[ContactRecord]:
         pk = partition_key(tenant_id, campaign_id, shard)
+        projection = (
+            None
+            if attributes is None
+            else sorted({*attributes, "pk", "contact_id", "seq", "status_seq"})
+        )
         if status is None:
             yield from ContactRecord.by_seq.query(
-                pk, ContactRecord.seq > after_seq, page_size=page_size
+                pk, ContactRecord.seq > after_seq, page_size=page_size, attributes_to_get=projection
             )
         else:
             yield from ContactRecord.by_status.query(
@@ -139,6 +151,7 @@ class ContactStore:
                     status_seq(status, after_seq + 1), status_seq(status, 10**_SEQ_WIDTH - 1)
                 ),
                 page_size=page_size,
+                attributes_to_get=projection,
             )
 
     def cancel(self, record: ContactRecord, now: datetime) -> str:

@@ -56,6 +56,8 @@ LOST_CLAIM_MINUTES = 5
 SAFETY_SWEEP_MINUTES = 5
 FINISHED = frozenset({"cancelled", "completed", "failed"})
 OPEN_CONTACT_STATUSES = ("pending", "scheduled", "queued", "in_progress")
+# What a retry's occupancy needs of each other contact (not its variables and phone).
+OCCUPANCY_FIELDS = ("scheduled_at", "updated_at")
 
 
 # ---------------------------------------------------------------------- ports
@@ -658,7 +660,9 @@ class DeliveryService:
         # Calls in the start's own second take its places too, even those before the start.
         second_ms = start_ms - start_ms % 1000
         for status in ("queued", "scheduled", "in_progress"):
-            for other in contacts.iter_in_order(campaign.tenant_id, campaign.campaign_id, status):
+            for other in contacts.iter_in_order(
+                campaign.tenant_id, campaign.campaign_id, status, attributes=OCCUPANCY_FIELDS
+            ):
                 if other.contact_id == own_id:
                     continue
                 if status == "in_progress":
