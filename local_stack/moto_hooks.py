@@ -14,6 +14,8 @@ itself cannot act, instead of guessing from the outside:
   whole (a deep copy per transaction: with a few thousand contacts a call's three
   transactions cost seconds). Here only the items it touches are backed up and put back
   if it is cancelled: the same all-or-nothing outcome.
+- DynamoDB `Query`: moto sorts every item of the table on every query; a query of the
+  table or of a local secondary index (same partition key) only looks at its partition.
 
 And CloudFormation gaps, so `template.yaml` deploys as written:
 - `AWS::Events::Connection` and `AWS::Events::ApiDestination` (moto's API has them,
@@ -390,6 +392,43 @@ def _put_back(table: Any, key: dict[str, Any], item: Any) -> None:
         table.items[hash_value][range_value] = item
 
 
+_query_partition = threading.local()
+
+
+def _install_dynamodb_query_hook() -> None:
+    table_class: Any = Table
+    original_query = table_class.query
+    original_all_items = table_class.all_items
+
+    def all_items(self: Any) -> list[Any]:
+        only = getattr(_query_partition, "only", None)
+        if only is None or only[0] is not self:
+            return original_all_items(self)
+        found = self.items.get(only[1])
+        if found is None:
+            return []
+        items = list(found.values()) if self.range_key_attr else [found]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        local_indexes = {index.name for index in self.indexes or []}
+        if (
+            _listener is None
+            or hash_key is None
+            or (index_name and index_name not in local_indexes)
+        ):
+            return original_query(self, hash_key, *args, **kwargs)
+        _query_partition.only = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_partition.only = None
+
+    table_class.all_items = all_items
+    table_class.query = query
+
+
 def _install_dynamodb_hook() -> None:
     backend_class: Any = dynamodb_models.DynamoDBBackend
     original = backend_class.transact_write_items
@@ -431,6 +470,7 @@ def install() -> None:
         _install_events_hook()
         _install_s3_hooks()
         _install_dynamodb_hook()
+        _install_dynamodb_query_hook()
         events_models.EventBus.physical_resource_id = property(_event_bus_physical_id)  # type: ignore[attr-defined]
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()

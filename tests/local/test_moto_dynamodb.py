@@ -1,5 +1,6 @@
-"""DynamoDB transactions on the local stack back up only the items they touch (moto
-copies whole tables), and a cancelled one still changes nothing."""
+"""DynamoDB on the local stack, where the runtime changes how moto works (not what it
+answers): transactions back up only the items they touch, and a query looks only at
+its partition."""
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,10 +15,28 @@ def _table(dynamodb) -> str:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "v", "AttributeType": "N"},
         ],
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by_v",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "v", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_sk",
+                "KeySchema": [{"AttributeName": "sk", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ],
     )
     for sk, value in (("a", "1"), ("b", "2"), ("gone", "3")):
@@ -77,3 +96,49 @@ def test_a_transaction_that_holds_writes_every_item(mini_stack):
     holds["Update"]["ExpressionAttributeValues"][":two"] = {"N": "2"}
     dynamodb.transact_write_items(TransactItems=[_update("a", "10"), holds])
     assert _items(dynamodb) == {"a": "10", "b": "20", "gone": "3"}
+
+
+def _query_all(dynamodb, **query) -> list[tuple[str, str]]:
+    found, start = [], {}
+    while True:
+        page = dynamodb.query(TableName="ledger", Limit=2, **query, **start)
+        found += [(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def test_a_query_answers_from_its_own_partition_in_order_page_by_page(mini_stack):
+    dynamodb = mini_stack.client("dynamodb")
+    _table(dynamodb)
+    for pk, sk, value in (("q", "a", "7"), ("q", "z", "0"), ("p", "c", "0")):
+        dynamodb.put_item(
+            TableName="ledger", Item={"pk": {"S": pk}, "sk": {"S": sk}, "v": {"N": value}}
+        )
+    partition_p = {
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "p"}},
+    }
+    # The table, by its sort key
+    assert _query_all(dynamodb, **partition_p) == [
+        ("p", "a"),
+        ("p", "b"),
+        ("p", "c"),
+        ("p", "gone"),
+    ]
+    # A local index, by its own sort key (ties by the table's)
+    assert _query_all(dynamodb, IndexName="by_v", **partition_p) == [
+        ("p", "c"),
+        ("p", "a"),
+        ("p", "b"),
+        ("p", "gone"),
+    ]
+    # A global index still sees every partition
+    assert sorted(
+        _query_all(
+            dynamodb,
+            IndexName="by_sk",
+            KeyConditionExpression="sk = :a",
+            ExpressionAttributeValues={":a": {"S": "a"}},
+        )
+    ) == [("p", "a"), ("q", "a")]
