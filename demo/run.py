@@ -1,6 +1,6 @@
 """Start the local stack, create the campaign over HTTP, run it to the end, report.
 
-    python -m demo                      # 2,400 contacts over three working days
+    python -m demo                      # 240 contacts over three working days
     python -m demo --contacts 600 --per-day 200 --out out/small.png
 
 Everything goes through the HTTP API and the stack's /_local endpoints; the stack itself
