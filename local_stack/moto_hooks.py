@@ -362,6 +362,13 @@ class _TablesNotCopied:
         return copy.deepcopy(value, memo)
 
 
+def _typed_key(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
+    """A DynamoDB JSON key as moto's (hash, range) values (range None without a sort key)."""
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
 def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     """(table, key) of every item a transaction names, key as DynamoDB JSON."""
     found = []
@@ -371,22 +378,20 @@ def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> lis
             if table is None:
                 continue
             source = op.get("Item", {}) if op_type == "Put" else op.get("Key", {})
-            key = {name: source.get(name) for name in (table.hash_key_attr, table.range_key_attr)}
-            if all(key.get(name) is not None for name in key if name is not None):
-                found.append((table, key))
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n is not None]
+            if all(name in source for name in names):
+                found.append((table, {name: source[name] for name in names}))
     return found
 
 
 def _put_back(table: Any, key: dict[str, Any], item: Any) -> None:
-    hash_value = DynamoType(key[table.hash_key_attr])
-    if table.range_key_attr is None:
+    hash_value, range_value = _typed_key(table, key)
+    if range_value is None:
         if item is None:
             table.items.pop(hash_value, None)
         else:
             table.items[hash_value] = item
-        return
-    range_value = DynamoType(key[table.range_key_attr])
-    if item is None:
+    elif item is None:
         table.items.get(hash_value, {}).pop(range_value, None)
     else:
         table.items[hash_value][range_value] = item
@@ -429,7 +434,7 @@ def _install_dynamodb_query_hook() -> None:
     table_class.query = query
 
 
-def _install_dynamodb_hook() -> None:
+def _install_dynamodb_transaction_hook() -> None:
     backend_class: Any = dynamodb_models.DynamoDBBackend
     original = backend_class.transact_write_items
 
@@ -438,9 +443,8 @@ def _install_dynamodb_hook() -> None:
             return original(self, transact_items)
         backup = []
         for table, key in _transaction_keys(self, transact_items):
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            backup.append((table, key, copy.deepcopy(table.get_item(hash_value, range_value))))
+            current = table.get_item(*_typed_key(table, key))
+            backup.append((table, key, copy.deepcopy(current)))
         try:
             return original(self, transact_items)
         except Exception:
@@ -469,7 +473,7 @@ def install() -> None:
         _install_sqs_hook()
         _install_events_hook()
         _install_s3_hooks()
-        _install_dynamodb_hook()
+        _install_dynamodb_transaction_hook()
         _install_dynamodb_query_hook()
         events_models.EventBus.physical_resource_id = property(_event_bus_physical_id)  # type: ignore[attr-defined]
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):

@@ -13,8 +13,8 @@ How a call travels (see ARCHITECTURE.md "Live calls are counted, not Lambdas"):
    `scheduled_at`. An admitted call takes its lease before it is sent (delay 0), so it
    cannot lose its place on the way.
 Every step is a conditional write, so a tick, message or callback delivered twice does
-nothing the second time; a claim whose message was lost is sent again after
-`LOST_CLAIM_MINUTES`.
+nothing the second time; a claim whose message was lost is sent again by the tick's
+sweep (every `SAFETY_SWEEP_MINUTES`) once it is `LOST_CLAIM_MINUTES` old.
 """
 
 from __future__ import annotations
