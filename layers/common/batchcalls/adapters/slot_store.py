@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from batchcalls.adapters.tables import SlotMarkRecord, SlotRecord
+from batchcalls.domain.bookings import minute_of
+
+__all__ = ["SLOT_SHARDS", "SlotKey", "SlotStore", "key_for", "minute_of", "new_slot"]
 
 SLOT_SHARDS = 10
-MINUTE_MS = 60_000
 BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
 
@@ -29,10 +30,6 @@ BATCH_GET_KEYS = 100  # BatchGetItem's limit
 class SlotKey:
     minute_shard: str
     slot_key: str
-
-
-def minute_of(due_ms: int) -> str:
-    return datetime.fromtimestamp(due_ms // MINUTE_MS * 60, tz=UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def slot_shard(contact_id: str) -> int:
@@ -124,3 +121,13 @@ class SlotStore:
         """Every slot due in these minutes (queries only the marked shards)."""
         for partition in self.marked_partitions(minutes):
             yield from SlotRecord.query(partition, consistent_read=True)
+
+    def campaign_slots_in_minute(
+        self, tenant_id: str, campaign_id: str, minute: str
+    ) -> Iterator[SlotRecord]:
+        """One campaign's slots in one minute (its slot keys start with tenant#campaign#)."""
+        prefix = f"{tenant_id}#{campaign_id}#"
+        for partition in self.marked_partitions([minute]):
+            yield from SlotRecord.query(
+                partition, SlotRecord.slot_key.startswith(prefix), consistent_read=True
+            )

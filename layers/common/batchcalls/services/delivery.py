@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from batchcalls.adapters import call_counters
+from batchcalls.adapters.bookings import BookingLedger, CampaignBookings
 from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.delivery_store import DeliveryStore
 from batchcalls.adapters.leases import LeaseStore, campaign_sk
@@ -34,6 +35,7 @@ from batchcalls.adapters.slot_store import SlotKey, new_slot
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord, plain_dict
 from batchcalls.clock import Clock, to_epoch_ms, to_iso
 from batchcalls.domain import leases as rules
+from batchcalls.domain.bookings import place_one
 from batchcalls.domain.campaigns import DELIVERING
 from batchcalls.domain.outcomes import (
     CallEnded,
@@ -41,7 +43,7 @@ from batchcalls.domain.outcomes import (
     call_completed_body,
 )
 from batchcalls.domain.phones import effective_timezones
-from batchcalls.domain.planning import Occupancy, PlanContact, is_allowed, local_day, plan_contacts
+from batchcalls.domain.planning import PlanContact, is_allowed, local_day
 from batchcalls.domain.retries import next_step
 from batchcalls.errors import Conflict, NotFound
 from batchcalls.ids import call_id_for
@@ -56,8 +58,6 @@ LOST_CLAIM_MINUTES = 5
 SAFETY_SWEEP_MINUTES = 5
 FINISHED = frozenset({"cancelled", "completed", "failed"})
 OPEN_CONTACT_STATUSES = ("pending", "scheduled", "queued", "in_progress")
-# What a retry's occupancy needs of each other contact (not its variables and phone).
-OCCUPANCY_FIELDS = ("scheduled_at", "updated_at")
 
 
 # ---------------------------------------------------------------------- ports
@@ -167,6 +167,7 @@ class DeliveryService:
         leases: LeaseStore | None = None,
         store: DeliveryStore | None = None,
         campaigns: CampaignStore | None = None,
+        bookings: BookingLedger | None = None,
     ) -> None:
         self.clock = clock
         self.config = config
@@ -178,6 +179,7 @@ class DeliveryService:
         self.leases = leases or LeaseStore()
         self.store = store or DeliveryStore()
         self.campaign_store = campaigns or CampaignStore()
+        self.bookings = bookings or BookingLedger()
 
     # ================================================================== dispatcher
     def tick(self) -> TickReport:
@@ -460,6 +462,10 @@ class DeliveryService:
         attempt = int(message["attempt"])
         if self.store.unqueue(contact, int(message["plan_version"]), attempt, status, now, reason):
             self.campaign_store.add_counts(campaign, {"queued": -1, status: 1})
+            if status != "scheduled":  # paused: it keeps its booking until resume re-plans
+                self.bookings.release(
+                    campaign.tenant_id, campaign.campaign_id, [int(message["due_ms"])]
+                )
         key = _slot_key(message)
         if key is not None:
             self.store.delete_slot(key)
@@ -480,7 +486,8 @@ class DeliveryService:
         """Too late for its window: re-planned into the next one, never called late."""
         attempt = int(message["attempt"])
         version = int(message["plan_version"])
-        planned = self.plan_one(campaign, settings, contact, to_epoch_ms(now))
+        booked_ms = int(message["due_ms"])
+        planned = self.plan_one(campaign, settings, contact, to_epoch_ms(now), own_ms=booked_ms)
         if message.get("leased"):
             self._release(call_id_for(campaign.campaign_id, contact.contact_id, attempt), now)
         key = _slot_key(message)
@@ -499,6 +506,8 @@ class DeliveryService:
             settings.priority,
             caller_id or contact.caller_id,
         )
+        tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+        self.bookings.book(tenant_id, campaign_id, [due_ms])
         self.store.put_slot(slot)
         if self.store.replan_queued(
             contact, version, attempt, new_version, due_ms, slot.caller_id, now
@@ -506,9 +515,11 @@ class DeliveryService:
             self.campaign_store.add_counts(campaign, {"queued": -1, "scheduled": 1})
             if key is not None:
                 self.store.delete_slot(key)
+            self.bookings.release(tenant_id, campaign_id, [booked_ms])
             self.dispatch_soon([slot])
         else:
             self.store.delete_slot(SlotKey(slot.minute_shard, slot.slot_key))
+            self.bookings.release(tenant_id, campaign_id, [due_ms])
         self.leases.forget_claim(message)
         logger.info("window closed; re-planned", contact_id=contact.contact_id, due_ms=due_ms)
 
@@ -584,6 +595,7 @@ class DeliveryService:
                     settings.priority,
                     contact.caller_id,
                 )
+                self.bookings.book(tenant_id, campaign_id, [due_ms])
                 self.store.put_slot(slot)  # first: a contact never points at a missing slot
                 retry = (due_ms, version, contact.caller_id)
         if contact.status == "in_progress" and contact.call_id == call_id:
@@ -596,6 +608,7 @@ class DeliveryService:
             self.campaign_store.add_counts(campaign, {"in_progress": -1, final or "scheduled": 1})
         elif slot is not None:
             self.store.delete_slot(SlotKey(slot.minute_shard, slot.slot_key))
+            self.bookings.release(tenant_id, campaign_id, [int(slot.due_ms)])
         self._release(record["lease_id"], now)
         if not changed:
             return  # a repeated callback, or one after the timeout: nothing more
@@ -629,58 +642,20 @@ class DeliveryService:
         settings: CampaignSettings,
         contact: ContactRecord,
         start_ms: int,
+        own_ms: int | None = None,
     ) -> tuple[int, str | None] | None:
         """The next allowed instant for one contact from `start_ms` by the planning rules
-        (asap), counting the campaign's calls already planned or made.
+        (asap), counting the campaign's calls already planned or made (`own_ms`: the
+        contact's own booking that this plan replaces).
 
-        Cost: reads the campaign's queued and scheduled contacts (as the planner does)."""
+        Cost: one query of the campaign's bookings per local day looked at, and the
+        slots of the minute the call lands in; not the campaign's other contacts."""
         zones = effective_timezones(contact.timezones or [], settings.timezone)
-        occupancy = self._occupancy(campaign, settings, start_ms, contact.contact_id)
-        result = plan_contacts(
-            settings,
-            start_ms,
-            [PlanContact(contact.contact_id, zones)],
-            occupancy=occupancy,
-            pacing="asap",
+        source = CampaignBookings(campaign.tenant_id, campaign.campaign_id, self.bookings)
+        placed = place_one(
+            settings, start_ms, PlanContact(contact.contact_id, zones), source, own_ms
         )
-        if not result.due_ms:
-            return None
-        return result.due_ms[0], result.caller_ids[0]
-
-    def _occupancy(
-        self, campaign: CampaignRecord, settings: CampaignSettings, start_ms: int, own_id: str
-    ) -> Occupancy:
-        from batchcalls.adapters.contact_store import ContactStore
-
-        contacts = ContactStore()
-        calls: list[int] = []
-        days: dict[Any, int] = dict(
-            call_counters.day_counts(campaign.tenant_id, campaign.campaign_id)
-        )
-        # Calls in the start's own second take its places too, even those before the start.
-        second_ms = start_ms - start_ms % 1000
-        for status in ("queued", "scheduled", "in_progress"):
-            for other in contacts.iter_in_order(
-                campaign.tenant_id, campaign.campaign_id, status, attributes=OCCUPANCY_FIELDS
-            ):
-                if other.contact_id == own_id:
-                    continue
-                if status == "in_progress":
-                    # Dialled (already in the day counts) when it became in_progress.
-                    placed = to_epoch_ms(datetime.fromisoformat(other.updated_at))
-                    if placed >= second_ms:
-                        calls.append(placed)
-                    continue
-                if other.scheduled_at is None:
-                    continue
-                due = int(other.scheduled_at)
-                if due >= second_ms:
-                    calls.append(due)
-                # Not dialled yet, but it will be (a queued call may wait for a place):
-                # it counts towards its day now, or a retry could take its day's place.
-                day = local_day(settings, due)
-                days[day] = days.get(day, 0) + 1
-        return Occupancy(tuple(calls), days)
+        return None if placed is None else (placed.due_ms, placed.caller_id)
 
     # ================================================================== places
     def admit_waiting(self, now: datetime, campaigns: _Campaigns | None = None) -> int:

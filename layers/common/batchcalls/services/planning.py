@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from batchcalls.adapters import call_counters
+from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
 from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
@@ -36,6 +37,8 @@ from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger, metrics
 
 WRITE_THREADS = 16
+# What the first chunk's occupancy needs of the contacts that keep their calls.
+_OCCUPANCY_FIELDS = ("status", "attempts", "scheduled_at")
 
 
 class ChunkQueue(Protocol):
@@ -62,20 +65,42 @@ class _Before:
         due = None if contact.scheduled_at is None else int(contact.scheduled_at)
         return cls(contact.status, int(contact.attempts or 0) + 1, int(contact.plan_version), due)
 
+    @property
+    def booked_ms(self) -> int | None:
+        """The instant the contact holds a slot (and a booking) at, if any."""
+        return self.scheduled_at if self.status == "scheduled" else None
+
+    def holds(self, version: int, due_ms: int) -> bool:
+        """Already planned so by this plan version (a chunk that runs again)."""
+        return self.plan_version == version and self.booked_ms == due_ms
+
     def slot(self, tenant_id: str, campaign_id: str, contact_id: str) -> list[SlotKey]:
         """The slot the contact had, if any."""
-        if self.status != "scheduled" or self.scheduled_at is None:
+        booked_ms = self.booked_ms
+        if booked_ms is None:
             return []
         return [
-            key_for(
-                tenant_id,
-                campaign_id,
-                contact_id,
-                self.attempt,
-                self.plan_version,
-                self.scheduled_at,
-            )
+            key_for(tenant_id, campaign_id, contact_id, self.attempt, self.plan_version, booked_ms)
         ]
+
+
+def _released(
+    before: dict[str, _Before],
+    booked: dict[str, int],
+    accepted: set[str],
+    skipped: set[str],
+) -> list[int]:
+    """Bookings a chunk gives up once its writes are done: the old instant of each contact
+    it moved (`booked` holds the new instants it booked) or skipped, and the new instant
+    of each contact that refused the plan (it got queued meanwhile)."""
+    released: list[int] = []
+    for cid, due in booked.items():
+        if cid not in accepted:
+            released.append(due)
+        elif (old := before[cid].booked_ms) is not None:
+            released.append(old)
+    released.extend(ms for cid in skipped if (ms := before[cid].booked_ms) is not None)
+    return released
 
 
 def replannable(contact: ContactRecord, start_ms: int) -> bool:
@@ -98,6 +123,7 @@ class PlanningService:
         contacts: ContactStore | None = None,
         slots: SlotStore | None = None,
         progress: PlanProgressStore | None = None,
+        bookings: BookingLedger | None = None,
         rejected_numbers: Callable[[str, str], set[str]] | None = None,
         on_slots_written: Callable[[list[SlotRecord]], object] | None = None,
     ) -> None:
@@ -108,6 +134,7 @@ class PlanningService:
         self.contacts = contacts or ContactStore()
         self.slots = slots or SlotStore()
         self.progress = progress or PlanProgressStore()
+        self.bookings = bookings or BookingLedger()
         self.writes = ContactPlanWrites()
         # Caller IDs the provider refused (from_rejected) are left out of later plans.
         self.rejected_numbers = rejected_numbers or (lambda tenant_id, campaign_id: set())
@@ -273,7 +300,9 @@ class PlanningService:
         tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
         staying: list[int] = []
         for status in ("queued", "in_progress", "scheduled"):
-            for contact in self.contacts.iter_in_order(tenant_id, campaign_id, status):
+            for contact in self.contacts.iter_in_order(
+                tenant_id, campaign_id, status, attributes=_OCCUPANCY_FIELDS
+            ):
                 if contact.scheduled_at is None:
                     continue
                 if status == "scheduled" and replannable(contact, start_ms):
@@ -315,6 +344,9 @@ class PlanningService:
             )
             for cid, due, caller in planned
         ]
+        # Bookings up before the slots exist, down after they are gone (adapters/bookings).
+        booked = {cid: due for cid, due, _ in planned if not before[cid].holds(version, due)}
+        self.bookings.book(tenant_id, campaign_id, booked.values())
         self.slots.put_many(slots)
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
             accepted = list(
@@ -347,6 +379,16 @@ class PlanningService:
                 skipped_from[before[cid].status] += 1
                 obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
         self.slots.delete_many(obsolete)
+        self.bookings.release(
+            tenant_id,
+            campaign_id,
+            _released(
+                before,
+                booked,
+                {cid for (cid, _, _), ok in zip(planned, accepted, strict=True) if ok},
+                {u.contact_id for u, ok in zip(result.unplaceable, skipped, strict=True) if ok},
+            ),
+        )
         self.on_slots_written([slot for slot, ok in zip(slots, accepted, strict=True) if ok])
         self.campaigns.add_counts(
             campaign,

@@ -1,0 +1,92 @@
+"""Calls booked per campaign and UTC minute (what `domain/bookings.py` plans a retry with).
+
+In the Coordination table: pk "bookings#<tenant>#<campaign>", sk the minute
+("2026-11-30T14:05"), value the number of the campaign's calls planned or made in it,
+kept by atomic ADDs. Whoever writes a slot books its minute first; whoever moves or
+drops a call that was not dialled releases it afterwards, so a crash in between leaves
+a count one too high (a later call), never one too low (a broken cap). A dialled call
+stays booked: it counts towards its day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from batchcalls.adapters.slot_store import SlotStore
+from batchcalls.adapters.tables import CoordinationRecord
+from batchcalls.domain.bookings import minute_of
+
+WRITE_THREADS = 8
+
+
+def _pk(tenant_id: str, campaign_id: str) -> str:
+    return f"bookings#{tenant_id}#{campaign_id}"
+
+
+class BookingLedger:
+    def book(self, tenant_id: str, campaign_id: str, instants_ms: Iterable[int]) -> None:
+        """Count these calls in their minutes (before their slots are written)."""
+        self._add(tenant_id, campaign_id, Counter(minute_of(ms) for ms in instants_ms))
+
+    def release(self, tenant_id: str, campaign_id: str, instants_ms: Iterable[int]) -> None:
+        """Stop counting calls that were moved or dropped undialled (after the change)."""
+        counts = Counter(minute_of(ms) for ms in instants_ms)
+        self._add(tenant_id, campaign_id, Counter({m: -n for m, n in counts.items()}))
+
+    def _add(self, tenant_id: str, campaign_id: str, deltas: Mapping[str, int]) -> None:
+        pk = _pk(tenant_id, campaign_id)
+
+        def add(item: tuple[str, int]) -> None:
+            minute, delta = item
+            CoordinationRecord(pk=pk, sk=minute).update(
+                actions=[CoordinationRecord.value.add(delta)]
+            )
+
+        changes = sorted((m, d) for m, d in deltas.items() if d)
+        if len(changes) <= 2:
+            for change in changes:
+                add(change)
+            return
+        with ThreadPoolExecutor(min(WRITE_THREADS, len(changes))) as pool:
+            list(pool.map(add, changes))
+
+    def booked_minutes(
+        self, tenant_id: str, campaign_id: str, first: str, last: str
+    ) -> dict[str, int]:
+        return {
+            item.sk: int(item.value)
+            for item in CoordinationRecord.query(
+                _pk(tenant_id, campaign_id),
+                CoordinationRecord.sk.between(first, last),
+                consistent_read=True,
+            )
+        }
+
+
+class CampaignBookings:
+    """One campaign's bookings and slots, as `domain.bookings.place_one` reads them."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        ledger: BookingLedger | None = None,
+        slots: SlotStore | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.campaign_id = campaign_id
+        self.ledger = ledger or BookingLedger()
+        self.slots = slots or SlotStore()
+
+    def booked_minutes(self, first: str, last: str) -> Mapping[str, int]:
+        return self.ledger.booked_minutes(self.tenant_id, self.campaign_id, first, last)
+
+    def calls_in_minute(self, minute: str) -> Sequence[int]:
+        return [
+            int(slot.due_ms)
+            for slot in self.slots.campaign_slots_in_minute(
+                self.tenant_id, self.campaign_id, minute
+            )
+        ]
