@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.campaign_store import CampaignStore
 from batchcalls.adapters.contact_store import ContactStore, status_seq
 from batchcalls.adapters.provider_http import CallRequest, PlaceResult
@@ -126,6 +127,7 @@ class World:
     def plan(self, campaign_id: str, phone: str, due_ms: int, version: int = 1) -> None:
         contact = self.contact(campaign_id, phone)
         settings = CampaignSettings.model_validate(self.campaigns.get(TENANT, campaign_id).settings)
+        BookingLedger().book(TENANT, campaign_id, [due_ms])
         SlotStore().put_many(
             [
                 new_slot(
@@ -152,6 +154,11 @@ class World:
 
     def contact(self, campaign_id: str, phone: str) -> ContactRecord:
         return self.contacts.get(TENANT, campaign_id, contact_id_for(campaign_id, phone))
+
+    def booked(self, campaign_id: str) -> dict[str, int]:
+        """Calls booked per minute, zero counts left out."""
+        counts = BookingLedger().booked_minutes(TENANT, campaign_id, "0", "9")
+        return {minute: n for minute, n in counts.items() if n}
 
     def counts(self, campaign_id: str) -> dict[str, int]:
         record = self.campaigns.get(TENANT, campaign_id)
@@ -388,6 +395,8 @@ def test_a_queued_call_of_a_paused_campaign_goes_back_to_scheduled(world):
         and int(contact.scheduled_at) < to_epoch_ms(world.clock.now()) + 1
     )
     assert world.counts(campaign) == {"scheduled": 1}
+    # It keeps its booking until the resume re-plans it
+    assert sum(world.booked(campaign).values()) == 1
 
 
 def test_a_queued_call_of_a_cancelled_campaign_is_never_dialled(world):
@@ -399,6 +408,7 @@ def test_a_queued_call_of_a_cancelled_campaign_is_never_dialled(world):
     world.deliver_due()
     assert world.provider.calls == []
     assert world.contact(campaign, "+12025550114").status == "cancelled"
+    assert world.booked(campaign) == {}  # its place is given up
 
 
 def test_a_call_whose_window_closed_is_replanned_into_the_next_window(world, clock):
@@ -417,6 +427,8 @@ def test_a_call_whose_window_closed_is_replanned_into_the_next_window(world, clo
         to_epoch_ms(clock.now().replace(hour=9, minute=0, second=0, microsecond=0)) + 86_400_000
     )
     assert int(contact.scheduled_at) == next_day_9
+    # And its booking moved with it: the missed minute is free again
+    assert world.booked(campaign) == {minute_of(next_day_9): 1}
 
 
 def test_a_rejected_caller_id_fails_over_to_the_next_number(world):
@@ -511,6 +523,8 @@ def test_no_answer_is_retried_after_its_delay_until_max_attempts(world, clock):
     contact = world.contact(campaign, "+12025550111")
     assert (contact.status, int(contact.attempts)) == ("scheduled", 1)
     assert int(contact.scheduled_at) == ended + 600_000
+    # And the retry is booked beside the call that was made (both count for the day)
+    assert world.booked(campaign) == {minute_of(ended): 1, minute_of(ended + 600_000): 1}
     # When the retry falls due it is dialled as attempt 2, and its no_answer is final
     clock.advance(600)
     world.tick()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import boto3
 import pytest
+from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.slot_store import minute_of
 
 from tests.support.queues import drain
@@ -58,6 +62,22 @@ def marks(aws):
     }
 
 
+def booked(campaign_id):
+    """The campaign's bookings per minute, zero counts left out."""
+    counts = BookingLedger().booked_minutes("tenant_a", campaign_id, "0", "9")
+    return {minute: n for minute, n in counts.items() if n}
+
+
+def slots_per_minute(aws, campaign_id):
+    return dict(
+        Counter(
+            s["minute_shard"]["S"].split("#")[0]
+            for s in slots(aws)
+            if s["campaign_id"]["S"] == campaign_id
+        )
+    )
+
+
 def test_a_scheduled_campaign_gets_one_slot_per_contact_in_order(api, aws, planner):
     # Given a campaign of 250 contacts starting Tuesday 09:00 New York, 2 calls a second
     body = {**WINDOW, "scheduled_at": "2026-12-01T09:00:00", "contacts": contacts(250)}
@@ -84,6 +104,12 @@ def test_a_scheduled_campaign_gets_one_slot_per_contact_in_order(api, aws, plann
     assert all(minute_of(int(s["due_ms"]["N"])) in s["minute_shard"]["S"] for s in stored)
     # each written partition marked, so the dispatcher finds it
     assert marks(aws) == {s["minute_shard"]["S"] for s in stored}
+    # and each minute booked with its number of calls (what retries are planned with)
+    assert booked(campaign["id"]) == {
+        "2026-12-01T14:00": 120,
+        "2026-12-01T14:01": 120,
+        "2026-12-01T14:02": 10,
+    }
     refreshed = api.get(f"/batch-calls/{campaign['id']}").body
     assert refreshed["planning"] == {"version": 1, "planned": 250, "total": 250, "done": True}
     assert refreshed["stats"]["scheduled"] == 250, refreshed["stats"]
@@ -103,6 +129,29 @@ def test_a_patch_replans_in_place_of_the_old_slots(api, aws, planner):
     stored = slots(aws)
     assert len(stored) == 120
     assert {s["plan_version"]["N"] for s in stored} == {"2"}
+    # And the bookings moved with them: the morning minutes are released
+    assert booked(campaign["id"]) == slots_per_minute(aws, campaign["id"])
+    assert all(minute.startswith("2026-12-01T18:") for minute in booked(campaign["id"]))
+
+
+def test_a_chunk_that_runs_twice_leaves_the_bookings_as_they_were(api, aws, planner):
+    body = {**WINDOW, "scheduled_at": "2026-12-01T09:00:00", "contacts": contacts(150)}
+    campaign = api.post("/batch-calls", body).body
+    planner()
+    before = booked(campaign["id"])
+    # When the first chunk's message is delivered again
+    message = {
+        "kind": "plan_chunk",
+        "tenant_id": "tenant_a",
+        "campaign_id": campaign["id"],
+        "plan_version": 1,
+        "chunk": 0,
+    }
+    boto3.client("sqs").send_message(QueueUrl=aws["PlanningQueue"], MessageBody=json.dumps(message))
+    planner()
+    # Then no call is counted twice
+    assert booked(campaign["id"]) == before == slots_per_minute(aws, campaign["id"])
+    assert sum(before.values()) == 150
 
 
 def test_contacts_added_later_are_planned_after_the_existing_ones(api, planner):

@@ -70,10 +70,6 @@ class _Before:
         """The instant the contact holds a slot (and a booking) at, if any."""
         return self.scheduled_at if self.status == "scheduled" else None
 
-    def holds(self, version: int, due_ms: int) -> bool:
-        """Already planned so by this plan version (a chunk that runs again)."""
-        return self.plan_version == version and self.booked_ms == due_ms
-
     def slot(self, tenant_id: str, campaign_id: str, contact_id: str) -> list[SlotKey]:
         """The slot the contact had, if any."""
         booked_ms = self.booked_ms
@@ -92,7 +88,8 @@ def _released(
 ) -> list[int]:
     """Bookings a chunk gives up once its writes are done: the old instant of each contact
     it moved (`booked` holds the new instants it booked) or skipped, and the new instant
-    of each contact that refused the plan (it got queued meanwhile)."""
+    of each contact that refused the plan (it got queued meanwhile). A chunk that runs
+    again books and releases the same instants: the counts end as they were."""
     released: list[int] = []
     for cid, due in booked.items():
         if cid not in accepted:
@@ -345,7 +342,7 @@ class PlanningService:
             for cid, due, caller in planned
         ]
         # Bookings up before the slots exist, down after they are gone (adapters/bookings).
-        booked = {cid: due for cid, due, _ in planned if not before[cid].holds(version, due)}
+        booked = {cid: due for cid, due, _ in planned}
         self.bookings.book(tenant_id, campaign_id, booked.values())
         self.slots.put_many(slots)
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
