@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,9 +36,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=5000)
     args = parser.parse_args()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
-    )
     with mock_aws():
         counts = run(args.contacts)
     per_thousand = 1000 / args.contacts
@@ -47,7 +46,40 @@ def main() -> None:
     print(f"  {'total':28s} {sum(counts.values()) * per_thousand:9.1f}")
 
 
+@contextmanager
+def counting_requests() -> Iterator[Counter[str]]:
+    """Every AWS request made inside, by operation (BatchWriteItem: full or partial)."""
+    counted: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        label = operation
+        if operation == "BatchWriteItem":
+            items = sum(len(v) for v in params["RequestItems"].values())
+            label = "BatchWriteItem (full)" if items == 25 else "BatchWriteItem (partial)"
+        counted[label] += 1
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield counted
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
 def run(contacts: int) -> Counter[str]:
+    """Plan `contacts` contacts in one chunk (call inside `mock_aws`); the requests made."""
+    with counting_requests() as counted:
+        plan_campaign(contacts, counted)
+    return counted
+
+
+def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[Any, str, str]:
+    """A campaign of `contacts` contacts planned from Monday 2026-11-30 09:00 New York at
+    10 calls a second: (the clock, tenant id, campaign id). Call inside `mock_aws`."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
     # Imported inside the mock so that every client is made against moto.
     from batchcalls.adapters.tables import bind_tables
     from batchcalls.clock import SimulatedClock, use_clock
@@ -63,6 +95,7 @@ def run(contacts: int) -> Counter[str]:
     bind_tables(load_settings(StorageSettings))
     clock = SimulatedClock(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))
     use_clock(clock)
+    sent_chunks = counted if counted is not None else Counter()
 
     class Requests:
         sent: list[dict[str, Any]] = []
@@ -80,10 +113,9 @@ def run(contacts: int) -> Counter[str]:
         def request_cancel(self, tenant_id: str, campaign_id: str) -> None: ...
 
         def send_chunk(self, message: dict[str, Any]) -> None:
-            counted["SendMessage"] += 1
+            sent_chunks["SendMessage"] += 1
 
     requests = Requests()
-    counted: Counter[str] = Counter()
     api = CampaignService(clock, requests)
     rows = [
         {"phone_number": f"+1212{200 + i // 10000:03d}{i % 10000:04d}"} for i in range(contacts)
@@ -96,26 +128,13 @@ def run(contacts: int) -> Counter[str]:
         "end_time": "17:00",
         "contacts": rows,
     }
-    api.create("tenant_bench", CreateCampaignRequest.model_validate(body))
-
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        label = operation
-        if operation == "BatchWriteItem":
-            items = sum(len(v) for v in params["RequestItems"].values())
-            label = "BatchWriteItem (full)" if items == 25 else "BatchWriteItem (partial)"
-        counted[label] += 1
-        return original(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    try:
-        planner = PlanningService(clock, requests, chunk_size=contacts)
-        message = requests.sent[-1]
-        planner.start_plan(message["tenant_id"], message["campaign_id"], message["plan_version"])
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
-    return counted
+    campaign, _ = api.create("tenant_bench", CreateCampaignRequest.model_validate(body))
+    if counted is not None:
+        counted.clear()  # only the planner's own requests count
+    planner = PlanningService(clock, requests, chunk_size=contacts)
+    message = requests.sent[-1]
+    planner.start_plan(message["tenant_id"], message["campaign_id"], message["plan_version"])
+    return clock, "tenant_bench", campaign.campaign_id
 
 
 if __name__ == "__main__":
