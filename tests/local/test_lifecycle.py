@@ -5,6 +5,7 @@ import time
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 from batchcalls.clock import current_clock
 
@@ -20,8 +21,15 @@ def test_stopping_gives_back_the_environment_the_clock_and_moto():
     environment, clock = dict(os.environ), current_clock()
     stack = LocalStack.start(template=MINI_TEMPLATE, clock="simulated")
     try:
-        assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_url
         assert current_clock() is stack.clock
+        # the functions' AWS calls (in process) and the moto server see the same resources
+        in_process = boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]
+        served = boto3.client(
+            "sqs", region_name="us-east-1", endpoint_url=stack.moto_url
+        ).list_queues()["QueueUrls"]
+        assert (
+            [u.rsplit("/", 1)[1] for u in in_process] == [u.rsplit("/", 1)[1] for u in served] != []
+        )
     finally:
         # When
         stack.stop()
