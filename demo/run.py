@@ -46,11 +46,11 @@ STALL_SECONDS = 2 * 3600
 
 @dataclass
 class Options:
-    contacts: int = 240
+    contacts: int = 2400
     out: Path = Path("out/demo-calls-per-hour.png")
-    per_day: int = 100
-    per_second: int = 2
-    concurrent: int = 20
+    per_day: int = 1000
+    per_second: int = 1
+    concurrent: int = 60
     max_attempts: int = 2
     no_answer_delay_minutes: float = 60
     busy_delay_minutes: float = 10
