@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+from moto.core.models import MockAWS
 
 from local_stack import moto_hooks, schedules
 from local_stack.deploy import Deployer, Deployment, ScheduleRule
@@ -184,7 +185,7 @@ class LocalStack:
         self._tag = uuid.uuid4().hex[:8]
         self._started = False
         self._saved_env: dict[str, str] | None = None
-        self._in_process: Any = None
+        self._in_process: MockAWS | None = None
         self._saved_clock: Any = None
         self._moto: MotoServer | None = None
         self._servers: list[HttpServer] = []

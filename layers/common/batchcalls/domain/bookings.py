@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+from batchcalls.domain.leases import MINUTE_MS, minute_start
 from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
@@ -33,18 +34,12 @@ from batchcalls.domain.planning import (
 from batchcalls.domain.planning_windows import wall_to_ms
 from batchcalls.models.campaign import CampaignSettings
 
-MINUTE_MS = 60_000
 _MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 def minute_of(instant_ms: int) -> str:
     """The UTC minute an instant falls in, as slots and bookings are keyed: 2026-11-30T14:05."""
     return datetime.fromtimestamp(instant_ms // MINUTE_MS * 60, tz=UTC).strftime(_MINUTE_FORMAT)
-
-
-def minute_start_ms(minute: str) -> int:
-    moment = datetime.strptime(minute, _MINUTE_FORMAT).replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1000
 
 
 def day_minutes(settings: CampaignSettings, day: date) -> tuple[str, str]:
@@ -114,7 +109,7 @@ def place_one(
     are all known, so it is the instant a full read would give. A full minute (as many
     bookings as ticks) is skipped without reading its calls.
     """
-    per_minute = 60 * settings.max_calls_per_second if settings.max_calls_per_second else 0
+    per_minute = 60 * settings.max_calls_per_second  # ticks in a minute
     known = _Known(settings, source, own_ms)
     start = start_ms
     while True:
@@ -135,9 +130,9 @@ def place_one(
         minute = minute_of(due)
         if minute in known.read_minutes:
             return result.planned[0]
-        if per_minute and known.full(minute, per_minute):
+        if known.full(minute, per_minute):
             # Skip the run of full minutes: the next candidate lies after it.
-            following = minute_start_ms(minute) + MINUTE_MS
+            following = minute_start(due) + MINUTE_MS
             while known.full(minute_of(following), per_minute):
                 following += MINUTE_MS
             start = following
