@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from local_stack import aws_requests
 from local_stack.deploy import DeployedFunction
 from local_stack.loop import EventLoop
 
@@ -123,7 +124,8 @@ class LocalFunction:
             self._slots.acquire()
         try:
             self.invocations += 1
-            return handler(event, LambdaContext(self.deployed))
+            with aws_requests.invocation(self.logical_id):
+                return handler(event, LambdaContext(self.deployed))
         finally:
             _discard_unpublished_metrics()
             if self._slots is not None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from batchcalls.adapters.slot_store import SlotStore
 from batchcalls.adapters.tables import CoordinationRecord
+from batchcalls.concurrency import parallel_map
 from batchcalls.domain.bookings import minute_of
 
 WRITE_THREADS = 8
@@ -45,12 +45,7 @@ class BookingLedger:
             )
 
         changes = sorted((m, d) for m, d in deltas.items() if d)
-        if len(changes) <= 2:
-            for change in changes:
-                add(change)
-            return
-        with ThreadPoolExecutor(min(WRITE_THREADS, len(changes))) as pool:
-            list(pool.map(add, changes))
+        parallel_map(add, changes, WRITE_THREADS if len(changes) > 2 else 1)
 
     def booked_minutes(
         self, tenant_id: str, campaign_id: str, first: str, last: str

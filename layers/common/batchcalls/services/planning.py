@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from heapq import merge
@@ -28,6 +27,7 @@ from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
+from batchcalls.concurrency import parallel_map
 from batchcalls.domain.campaigns import DELIVERING, plan_start
 from batchcalls.domain.phones import effective_timezones
 from batchcalls.domain.planning import Occupancy, PlanContact, PlanResult, plan_contacts
@@ -236,8 +236,7 @@ class PlanningService:
         ]
         batch = list(islice(merge(*streams, key=lambda r: int(r.seq)), self.chunk_size))
         now = self.clock.now()
-        with ThreadPoolExecutor(WRITE_THREADS) as pool:
-            done = list(pool.map(lambda c: (c.status, self.writes.cancel(c, now)), batch))
+        done = parallel_map(lambda c: (c.status, self.writes.cancel(c, now)), batch, WRITE_THREADS)
         moved = Counter(status for status, ok in done if ok)
         deltas = {status: -n for status, n in moved.items()}
         deltas["cancelled"] = sum(moved.values())
@@ -345,18 +344,16 @@ class PlanningService:
         booked = {cid: due for cid, due, _ in planned}
         self.bookings.book(tenant_id, campaign_id, booked.values())
         self.slots.put_many(slots)
-        with ThreadPoolExecutor(WRITE_THREADS) as pool:
-            accepted = list(
-                pool.map(
-                    lambda p: self.writes.schedule(by_id[p[0]], p[1], p[2], version, now), planned
-                )
-            )
-            skipped = list(
-                pool.map(
-                    lambda u: self.writes.skip(by_id[u.contact_id], u.reason, version, now),
-                    result.unplaceable,
-                )
-            )
+        accepted = parallel_map(
+            lambda p: self.writes.schedule(by_id[p[0]], p[1], p[2], version, now),
+            planned,
+            WRITE_THREADS,
+        )
+        skipped = parallel_map(
+            lambda u: self.writes.skip(by_id[u.contact_id], u.reason, version, now),
+            result.unplaceable,
+            WRITE_THREADS,
+        )
 
         obsolete: list[SlotKey] = []
         scheduled_from: Counter[str] = Counter()
