@@ -34,6 +34,18 @@ class ValidationFailed(DomainError):
     code = "validation_error"
 
 
+class InvalidCursor(DomainError):
+    """A list cursor the API did not issue (tampered, truncated, another list's): 400."""
+
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the cursor was not issued by this list",
+            [ErrorDetail("cursor", "pass next_cursor of the page before, unchanged")],
+        )
+
+
 @dataclass
 class ErrorBody:
     code: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,10 @@ from pynamodb.expressions.condition import Condition
 from batchcalls.adapters.tables import CampaignRecord, plain_dict
 from batchcalls.clock import to_iso
 from batchcalls.domain.campaigns import CONTACT_STATUSES
-from batchcalls.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
+from batchcalls.errors import Conflict, InvalidCursor, NotFound
 from batchcalls.models.campaign import CampaignSettings
+
+_CAMPAIGN_ID = re.compile(r"batch_[0-9a-z]{18}")
 
 
 @dataclass(frozen=True)
@@ -29,16 +32,29 @@ def encode_cursor(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, **fields: Callable[[Any], bool]) -> dict[str, Any] | None:
+    """The fields of a cursor made by `encode_cursor`, each accepted by its check;
+    anything else (tampered, truncated, another list's) is `InvalidCursor`."""
     if cursor is None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, UnicodeError):
-        value = None
-    if not isinstance(value, dict) or set(value) != set(keys):
-        raise ValidationFailed("bad cursor", [ErrorDetail("cursor", "not a cursor from this list")])
+    except (ValueError, UnicodeError, RecursionError):
+        raise InvalidCursor() from None
+    if not isinstance(value, dict) or set(value) != set(fields):
+        raise InvalidCursor()
+    if not all(check(value[name]) for name, check in fields.items()):
+        raise InvalidCursor()
     return value
+
+
+def is_campaign_id(value: Any) -> bool:
+    return isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value) is not None
+
+
+def is_sequence_number(value: Any) -> bool:
+    # bool is an int to Python; a cursor never holds one.
+    return type(value) is int and 0 <= value < 2**63
 
 
 def _conditional_failure(error: Exception) -> bool:
@@ -91,7 +107,7 @@ class CampaignStore:
     def page(
         self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
     ) -> Page:
-        start = decode_cursor(cursor, "after")
+        start = decode_cursor(cursor, after=is_campaign_id)
         condition: Condition | None = None
         if status is not None:
             condition = CampaignRecord.status == status

@@ -8,7 +8,12 @@ from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
 
-from batchcalls.adapters.campaign_store import Page, decode_cursor, encode_cursor
+from batchcalls.adapters.campaign_store import (
+    Page,
+    decode_cursor,
+    encode_cursor,
+    is_sequence_number,
+)
 from batchcalls.adapters.tables import ContactRecord
 from batchcalls.clock import to_iso
 from batchcalls.domain.contacts import NewContact
@@ -92,8 +97,8 @@ class ContactStore:
         cursor: str | None,
     ) -> Page:
         """One page in the order contacts were added, merged over every shard."""
-        start = decode_cursor(cursor, "after_seq")
-        after = int(start["after_seq"]) if start and str(start["after_seq"]).isdigit() else 0
+        start = decode_cursor(cursor, after_seq=is_sequence_number)
+        after = start["after_seq"] if start else 0
         # Contacts spread evenly over the shards, and the merge pulls each shard's pages
         # lazily: a page of `limit` reads about 2 x limit items, not 16 x limit.
         page_size = limit // CONTACT_SHARDS + 8
