@@ -1,4 +1,5 @@
-"""The admin command's rules that need no AWS: tenant ids, usage errors, stack outputs."""
+"""The admin command's rules that need no AWS: tenant ids, usage errors, stack outputs,
+how keys are listed."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from botocore.exceptions import ClientError
 from tests.support.template import ROOT
 from tools.admin import (
     AdminError,
+    KeyInfo,
     Target,
     api_keys_table,
     api_keys_table_name,
     check_tenant_id,
+    format_keys,
     is_loopback,
     main,
     resolve_region,
+    revoke_key,
 )
 
 TARGET = Target(stack_name="batch-calls", region="eu-west-1")
@@ -165,7 +169,72 @@ def test_a_loopback_endpoint_without_a_configured_region_uses_us_east_1(
     assert resolve_region("eu-west-1", None) == "eu-west-1"
 
 
-def test_the_module_runs_as_a_command_and_documents_both_commands() -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["revoke-key", "--stack-name", "s"],
+        ["revoke-key", "--stack-name", "s", "--key", "k", "--key-hash", "a" * 12],
+    ],
+    ids=["neither", "both"],
+)
+def test_revoke_key_names_the_key_exactly_once(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When the key to revoke is named by neither or by both of --key and --key-hash
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+
+    # Then it is a usage error, before AWS is reached
+    assert exit_info.value.code == 2
+    assert "--key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["abc", "1234567", "xyz12345678", "a" * 65, "3f2a 9c1d7e"])
+def test_a_key_hash_is_8_to_64_hex_digits(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["revoke-key", "--key-hash", value, "--stack-name", "s"])
+
+    assert exit_info.value.code == 2
+    assert "8 to 64 hex digits" in capsys.readouterr().err
+
+
+def test_revoke_key_without_a_key_is_refused_before_aws() -> None:
+    # No CloudFormation stub is needed: the call must stop before reaching AWS.
+    with pytest.raises(AdminError, match="exactly one of --key-hash and --key"):
+        revoke_key(TARGET)
+
+
+def test_a_bad_tenant_filter_of_list_keys_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["list-keys", "--tenant", "Acme", "--stack-name", "s"])
+
+    assert exit_info.value.code == 2
+    assert "invalid tenant id 'Acme'" in capsys.readouterr().err
+
+
+def test_listed_keys_show_a_hash_prefix_tenant_creation_time_and_label_in_columns() -> None:
+    # Given two keys, one without a label
+    first = KeyInfo("ab" * 32, "acme", "ops laptop", "2026-11-30T14:00:00.000Z")
+    second = KeyInfo("cd" * 32, "acme-corp_2", None, "2026-12-01T09:30:00.000Z")
+
+    # When they are formatted
+    lines = format_keys([first, second]).splitlines()
+
+    # Then each shows 12 digits of its hash, never the whole hash, under a header
+    assert lines == [
+        "HASH_PREFIX   TENANT       CREATED_AT                LABEL",
+        "abababababab  acme         2026-11-30T14:00:00.000Z  ops laptop",
+        "cdcdcdcdcdcd  acme-corp_2  2026-12-01T09:30:00.000Z  -",
+    ]
+
+
+def test_no_keys_is_the_header_alone() -> None:
+    assert format_keys([]) == "HASH_PREFIX  TENANT  CREATED_AT  LABEL\n"
+
+
+def test_the_module_runs_as_a_command_and_documents_every_command() -> None:
     # The documented way to run it: from the repository root, the layer on PYTHONPATH.
     result = subprocess.run(
         [sys.executable, "-m", "tools.admin", "--help"],
@@ -177,5 +246,5 @@ def test_the_module_runs_as_a_command_and_documents_both_commands() -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert "create-tenant" in result.stdout
-    assert "create-key" in result.stdout
+    for command in ("create-tenant", "create-key", "list-keys", "revoke-key"):
+        assert command in result.stdout
