@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup setup-sam local demo test lint format typecheck benchmark build deploy clean
+.PHONY: setup setup-sam local demo test lint format typecheck benchmark docs build deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ typecheck:
 
 benchmark: setup
 	$(BIN)/python benchmarks/plan_benchmark.py
+
+## docs/api.md's reference, generated from the OpenAPI document the API serves.
+docs: setup
+	$(BIN)/python -m tools.api_docs
 
 build: setup-sam
 	PATH="$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/$$(pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12' || echo 3.12.1)/bin:$$PATH" $(SAM_VENV)/bin/sam build
