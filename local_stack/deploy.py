@@ -37,6 +37,7 @@ class DeployedFunction:
     environment: dict[str, str]
     code_dir: Path | None
     reserved_concurrency: int | None = None
+    async_retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts (Lambda's default: 2)
 
 
 @dataclass
@@ -61,6 +62,25 @@ class SqsMapping:
 
 
 @dataclass
+class StreamMapping:
+    """A DynamoDB stream event source mapping (`Type: DynamoDB` event of a function)."""
+
+    uuid: str
+    function: str  # logical id
+    table: str  # table name
+    stream_arn: str
+    batch_size: int
+    starting_position: str
+    maximum_retry_attempts: int  # -1: until the record expires
+    maximum_record_age: int  # seconds; -1: never
+    bisect_on_error: bool
+    report_batch_item_failures: bool
+    filters: list[str]  # FilterCriteria patterns (JSON text)
+    on_failure: str | None  # destination ARN (an SQS queue)
+    enabled: bool
+
+
+@dataclass
 class ScheduleRule:
     name: str
     arn: str
@@ -77,6 +97,7 @@ class Deployment:
     schedules: list[ScheduleRule]
     routes: list[HttpRoute]
     outputs: dict[str, str] = field(default_factory=dict)
+    stream_mappings: list[StreamMapping] = field(default_factory=list)
 
     def physical_id(self, logical_id: str) -> str:
         return self.resources[logical_id][1]
@@ -207,6 +228,7 @@ class Deployer:
                 environment={k: _text(v) for k, v in variables.items()},
                 code_dir=sam.code_dir if sam else None,
                 reserved_concurrency=concurrency.get("ReservedConcurrentExecutions"),
+                async_retries=sam.async_retries if sam else 2,
             )
         routes = [
             route
@@ -216,11 +238,19 @@ class Deployer:
         ]
         by_arn = {f.arn: f.logical_id for f in functions.values()}
         mappings = []
+        stream_mappings = []
         for kind, physical in resources.values():
-            if kind == "AWS::Lambda::EventSourceMapping":
-                mapping = self._sqs_mapping(physical, by_arn)
-                if mapping is not None:
-                    mappings.append(mapping)
+            if kind != "AWS::Lambda::EventSourceMapping":
+                continue
+            config = self.lam.get_event_source_mapping(UUID=physical)
+            if config.get("EventSourceArn", "").startswith("arn:aws:dynamodb:"):
+                stream = self._stream_mapping(config, by_arn)
+                if stream is not None:
+                    stream_mappings.append(stream)
+                continue
+            mapping = self._sqs_mapping(config, by_arn)
+            if mapping is not None:
+                mappings.append(mapping)
         outputs = {
             o["OutputKey"]: _text(o.get("OutputValue", "")) for o in stack.get("Outputs", [])
         }
@@ -232,10 +262,41 @@ class Deployer:
             schedules=self._schedules(),
             routes=routes,
             outputs=outputs,
+            stream_mappings=stream_mappings,
         )
 
-    def _sqs_mapping(self, uuid: str, by_arn: dict[str, str]) -> SqsMapping | None:
-        config = self.lam.get_event_source_mapping(UUID=uuid)
+    def _stream_mapping(
+        self, config: dict[str, Any], by_arn: dict[str, str]
+    ) -> StreamMapping | None:
+        source = config["EventSourceArn"]
+        function = by_arn.get(config.get("FunctionArn", ""))
+        if function is None or "/stream/" not in source:
+            log.warning("event source %s is not run locally", source)
+            return None
+        enabled = config.get("State", "Enabled") == "Enabled"
+        # As for SQS: the runtime applies the mapping, not moto.
+        self.lam.update_event_source_mapping(UUID=config["UUID"], Enabled=False)
+        filters = config.get("FilterCriteria", {}).get("Filters", [])
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {})
+        return StreamMapping(
+            uuid=config["UUID"],
+            function=function,
+            table=source.split(":table/", 1)[1].split("/stream/", 1)[0],
+            stream_arn=source,
+            batch_size=int(config.get("BatchSize", 100)),
+            starting_position=str(config.get("StartingPosition", "LATEST")),
+            maximum_retry_attempts=int(config.get("MaximumRetryAttempts", -1)),
+            maximum_record_age=int(config.get("MaximumRecordAgeInSeconds", -1)),
+            bisect_on_error=bool(config.get("BisectBatchOnFunctionError", False)),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in config.get("FunctionResponseTypes", []),
+            filters=[str(f["Pattern"]) for f in filters if "Pattern" in f],
+            on_failure=destination.get("Destination"),
+            enabled=enabled,
+        )
+
+    def _sqs_mapping(self, config: dict[str, Any], by_arn: dict[str, str]) -> SqsMapping | None:
+        uuid = config["UUID"]
         source = config.get("EventSourceArn", "")
         function = by_arn.get(config.get("FunctionArn", ""))
         if not source.startswith("arn:aws:sqs:") or function is None:

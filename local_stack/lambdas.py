@@ -11,19 +11,32 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from local_stack import aws_requests
+from local_stack.aws_requests import Invocation, InvocationCrashed
 from local_stack.deploy import DeployedFunction
 from local_stack.loop import EventLoop
 
 log = logging.getLogger("local_stack")
 
-# Lambda retries a failed asynchronous invocation twice, about one and two minutes later.
+# Lambda retries a failed asynchronous invocation (an error or a crash) twice, about one
+# and two minutes later, unless the function's EventInvokeConfig says fewer.
 ASYNC_RETRY_DELAYS = (60, 120)
+
+
+class Throttled(Exception):
+    """No concurrency left for an invocation that may not wait (work run inside another)."""
+
+
+class InvocationObserver(Protocol):
+    def invocation_started(self, invocation: Invocation) -> None: ...
+
+    def invocation_ended(self, invocation: Invocation, outcome: str) -> None: ...
+
 
 _import_lock = threading.Lock()
 
@@ -58,8 +71,11 @@ class LambdaContext:
 
 
 class LocalFunction:
-    def __init__(self, deployed: DeployedFunction, tag: str) -> None:
+    def __init__(
+        self, deployed: DeployedFunction, tag: str, observer: InvocationObserver | None = None
+    ) -> None:
         self.deployed = deployed
+        self.observer = observer
         self._tag = tag
         self._handler: Callable[[Any, Any], Any] | None = None
         self.module: ModuleType | None = None
@@ -117,15 +133,41 @@ class LocalFunction:
         if self.module is not None:
             sys.modules.pop(self.module.__name__, None)
 
-    def invoke(self, event: Any) -> Any:
-        """One synchronous invocation; the handler's exception propagates."""
+    def invoke(
+        self,
+        event: Any,
+        trigger: str | None = None,
+        *,
+        redeliver: Callable[[], str] | None = None,
+        wait: bool = True,
+    ) -> Any:
+        """One synchronous invocation; the handler's exception propagates, and so does
+        `InvocationCrashed` when a fault ends it. `trigger` names what invoked it (the
+        recorder shows it); `redeliver` delivers the same trigger again (an interleaved
+        fault's "redeliver"). Without `wait`, a function at its reserved concurrency
+        raises Throttled instead of waiting for a slot."""
         handler = self.handler()
-        if self._slots is not None:
-            self._slots.acquire()
+        if self._slots is not None and not self._slots.acquire(blocking=wait):
+            raise Throttled(f"{self.logical_id} is at its reserved concurrency")
         try:
             self.invocations += 1
-            with aws_requests.invocation(self.logical_id):
-                return handler(event, LambdaContext(self.deployed))
+            with aws_requests.invocation(self.logical_id, trigger, event) as current:
+                current.redeliver = redeliver
+                if self.observer is not None:
+                    self.observer.invocation_started(current)
+                outcome = "error"
+                try:
+                    result = handler(event, LambdaContext(self.deployed))
+                    if current.crashed:  # the handler caught its own death: still dead
+                        raise InvocationCrashed(f"{self.logical_id} died")
+                    outcome = "ok"
+                    return result
+                except InvocationCrashed:
+                    outcome = "crashed"
+                    raise
+                finally:
+                    if self.observer is not None:
+                        self.observer.invocation_ended(current, outcome)
         finally:
             _discard_unpublished_metrics()
             if self._slots is not None:
@@ -135,9 +177,15 @@ class LocalFunction:
 class Functions:
     """The stack's functions by logical id and ARN, and Lambda's asynchronous invocation."""
 
-    def __init__(self, deployed: dict[str, DeployedFunction], loop: EventLoop, tag: str) -> None:
+    def __init__(
+        self,
+        deployed: dict[str, DeployedFunction],
+        loop: EventLoop,
+        tag: str,
+        observer: InvocationObserver | None = None,
+    ) -> None:
         self.loop = loop
-        self.by_id = {k: LocalFunction(v, tag) for k, v in deployed.items()}
+        self.by_id = {k: LocalFunction(v, tag, observer) for k, v in deployed.items()}
 
     def __getitem__(self, logical_id: str) -> LocalFunction:
         return self.by_id[logical_id]
@@ -149,18 +197,36 @@ class Functions:
                 return function
         return None
 
-    def invoke_async(self, function: LocalFunction, event: Any, source: str) -> None:
-        """An event invocation (schedule, rule, S3): retried twice on error, then dropped."""
+    def invoke_async(
+        self, function: LocalFunction, event: Any, source: str, *, at_once: bool = False
+    ) -> str:
+        """An event invocation (schedule, rule, S3): retried on error or crash as the
+        function's EventInvokeConfig says (Lambda's default: twice), then dropped.
+        `at_once` runs the first attempt now, in this thread (work interleaved into
+        another invocation); a function at its reserved concurrency then runs it later."""
+        retries = min(max(function.deployed.async_retries, 0), len(ASYNC_RETRY_DELAYS))
 
-        def attempt(number: int) -> Callable[[datetime], None]:
+        def attempt(number: int, wait: bool = True) -> Callable[[datetime], None]:
             def run(now: datetime) -> None:
+                trigger = source if number == 1 else f"{source} (retry {number - 1})"
                 try:
-                    function.invoke(event)
-                except Exception:
-                    log.exception(
-                        "%s failed on %s (attempt %d)", function.logical_id, source, number
+                    function.invoke(event, trigger, wait=wait)
+                    outcomes.append("ok")
+                except Throttled:
+                    outcomes.append("throttled, runs later")
+                    self.loop.call_soon(f"{function.logical_id} on {source}", attempt(number))
+                except (Exception, InvocationCrashed) as error:
+                    crashed = isinstance(error, InvocationCrashed)
+                    outcomes.append("crashed" if crashed else f"failed: {error!r}")
+                    log.warning(
+                        "%s %s on %s (attempt %d)",
+                        function.logical_id,
+                        "crashed" if crashed else "failed",
+                        source,
+                        number,
+                        exc_info=not crashed,
                     )
-                    if number <= len(ASYNC_RETRY_DELAYS):
+                    if number <= retries:
                         self.loop.call_later(
                             ASYNC_RETRY_DELAYS[number - 1],
                             f"{function.logical_id} retry of {source}",
@@ -169,7 +235,12 @@ class Functions:
 
             return run
 
+        outcomes: list[str] = []
+        if at_once:
+            attempt(1, wait=False)(self.loop.now())
+            return outcomes[0] if outcomes else "ran"
         self.loop.call_soon(f"{function.logical_id} on {source}", attempt(1))
+        return "queued"
 
     def unload(self) -> None:
         for function in self.by_id.values():

@@ -104,7 +104,9 @@ class EventLoop:
                 raise RuntimeError(f"work keeps falling due at {at} (last: {task.label})")
             try:
                 task.action(at)
-            except Exception as error:
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as error:  # also a crash fault no trigger handled
                 log.exception("local task %s failed", task.label)
                 self.errors.append(f"{task.label}: {error!r}")
             self.tasks_run += 1

@@ -16,6 +16,13 @@ itself cannot act, instead of guessing from the outside:
   if it is cancelled: the same all-or-nothing outcome.
 - DynamoDB `Query`: moto sorts every item of the table on every query; a query of the
   table or of a local secondary index (same partition key) only looks at its partition.
+- DynamoDB streams: moto appends a stream record for each write and invokes every event
+  source mapping of the table at once (through Docker). Here the record is appended and
+  the runtime told (`streams.py` delivers it on the injected clock); a cancelled
+  transaction leaves no record, and an UpdateItem that creates an item leaves one INSERT
+  (moto would add a second one, with the key alone).
+- Stale reads (a fault, `faults.py`): while one is on, each write notes the item's image
+  before it (`write_log`), and a read the fault chose sees those older images.
 
 And CloudFormation gaps, so `template.yaml` deploys as written:
 - `AWS::Events::Connection` and `AWS::Events::ApiDestination` (moto's API has them,
@@ -39,13 +46,15 @@ from typing import Any, Protocol
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb import models as dynamodb_models
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.events import models as events_models
 from moto.moto_api._internal import mock_random as random
 from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 from moto.sqs import models as sqs_models
+
+from local_stack.write_log import Image, canonical_key
 
 
 class Listener(Protocol):
@@ -62,6 +71,16 @@ class Listener(Protocol):
     ) -> None: ...
 
     def lambda_notified(self, function_arn: str, event: dict[str, Any]) -> None: ...
+
+    def stream_record_added(self, table_name: str, record: Any) -> None: ...
+
+    def recording_writes(self) -> bool: ...
+
+    def item_written(
+        self, table_name: str, key: dict[str, Any], before: dict[str, Any] | None
+    ) -> None: ...
+
+    def stale_images(self, table_name: str) -> dict[str, Image] | None: ...
 
 
 _listener: Listener | None = None
@@ -443,17 +462,195 @@ def _install_dynamodb_transaction_hook() -> None:
             return original(self, transact_items)
         backup = []
         for table, key in _transaction_keys(self, transact_items):
-            current = table.get_item(*_typed_key(table, key))
+            current = _original_get_item(table, *_typed_key(table, key))
             backup.append((table, key, copy.deepcopy(current)))
+        _state.stream_buffer = []
         try:
-            return original(self, transact_items)
+            result = original(self, transact_items)
         except Exception:
             for table, key, item in reversed(backup):
                 _put_back(table, key, item)
             raise
+        else:
+            for shard, record in _state.stream_buffer:
+                _append_stream_record(shard, record)
+            return result
+        finally:
+            _state.stream_buffer = None
 
     dynamodb_models.copy = _TablesNotCopied  # type: ignore[assignment]
     backend_class.transact_write_items = transact_write_items
+
+
+# ----------------------------------------------------------------------- streams, writes
+_state = threading.local()  # stream_buffer (a transaction), updating, suppress_stream
+_stream_lock = threading.Lock()
+_original_get_item: Any = Table.get_item
+
+
+def _key_json(table: Any, hash_value: Any, range_value: Any) -> dict[str, Any]:
+    key = {table.hash_key_attr: hash_value.to_json()}
+    if table.range_key_attr is not None and range_value is not None:
+        key[table.range_key_attr] = range_value.to_json()
+    return key
+
+
+def _attributes(item: Any) -> dict[str, Any] | None:
+    return copy.deepcopy(item.to_json()["Attributes"]) if item is not None else None
+
+
+def _append_stream_record(shard: Any, record: Any) -> None:
+    listener = _listener
+    with _stream_lock:
+        sequence = len(shard.items) + shard.starting_sequence_number
+        record.record["dynamodb"]["SequenceNumber"] = str(sequence)
+        shard.items.append(record)
+    if listener is not None:
+        listener.stream_record_added(shard.table.name, record)
+
+
+def _install_stream_hook() -> None:
+    shard_class: Any = StreamShard
+    original_add = shard_class.add
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        if _listener is None:
+            return original_add(self, old, new)
+        if getattr(_state, "suppress_stream", False):
+            return None  # the key-only put inside an UpdateItem that creates the item
+        event_name = "INSERT" if old is None else ("REMOVE" if new is None else "MODIFY")
+        view = self.table.stream_specification["StreamViewType"]
+        record = StreamRecord(self.table, view, event_name, old, new, 0)
+        buffer = getattr(_state, "stream_buffer", None)
+        if buffer is not None:
+            buffer.append((self, record))  # appended if the transaction commits
+        else:
+            _append_stream_record(self, record)
+        return None
+
+    shard_class.add = add
+
+
+def _install_write_hooks() -> None:
+    """Note each item's image before a write, while the runtime asks for it (stale reads)."""
+    table_class: Any = Table
+    backend_class: Any = dynamodb_models.DynamoDBBackend
+    original_put = table_class.put_item
+    original_delete = table_class.delete_item
+    original_update = backend_class.update_item
+
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        listener = _listener
+        if listener is None:
+            return original_put(self, item_attrs, *args, **kwargs)
+        if getattr(_state, "updating", False):
+            _state.suppress_stream = True
+            try:
+                return original_put(self, item_attrs, *args, **kwargs)
+            finally:
+                _state.suppress_stream = False
+        names = [n for n in (self.hash_key_attr, self.range_key_attr) if n is not None]
+        if not listener.recording_writes() or not all(n in item_attrs for n in names):
+            return original_put(self, item_attrs, *args, **kwargs)
+        key = {name: item_attrs[name] for name in names}
+        before = _attributes(_original_get_item(self, *_typed_key(self, key)))
+        result = original_put(self, item_attrs, *args, **kwargs)
+        listener.item_written(self.name, _key_json(self, *_typed_key(self, key)), before)
+        return result
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        removed = original_delete(self, hash_key, range_key)
+        listener = _listener
+        if removed is not None and listener is not None and listener.recording_writes():
+            listener.item_written(
+                self.name, _key_json(self, hash_key, range_key), _attributes(removed)
+            )
+        return removed
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kw: Any):
+        listener = _listener
+        if listener is None:
+            return original_update(self, table_name, key, *args, **kw)
+        recorded = None
+        if listener.recording_writes():
+            table = self.get_table(table_name)
+            hash_value, range_value = self.get_keys_value(table, key)
+            before = _attributes(_original_get_item(table, hash_value, range_value))
+            recorded = (table, _key_json(table, hash_value, range_value), before)
+        _state.updating = True
+        try:
+            result = original_update(self, table_name, key, *args, **kw)
+        finally:
+            _state.updating = False
+        if recorded is not None:
+            listener.item_written(recorded[0].name, recorded[1], recorded[2])
+        return result
+
+    table_class.put_item = put_item
+    table_class.delete_item = delete_item
+    backend_class.update_item = update_item
+
+
+def _stale(table: Any, items: list[Any], images: dict[str, Image], partition: Any) -> list[Any]:
+    """The items as a stale read sees them (within one partition if given)."""
+    by_key = {canonical_key(_key_json(table, i.hash_key, i.range_key)): i for i in items}
+    for text, image in images.items():
+        hash_value, range_value = _typed_key(table, image.key)
+        if partition is not None and hash_value != partition:
+            continue
+        if image.attributes is None:
+            by_key.pop(text, None)
+        else:
+            by_key[text] = Item(hash_value, range_value, image.attributes)
+    return sorted(
+        by_key.values(), key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key
+    )
+
+
+def _install_stale_read_hooks() -> None:
+    table_class: Any = Table
+    partition_items = table_class.all_items  # the query hook's, installed before
+    original_index_items = table_class.has_idx_items
+
+    def images_of(table: Any) -> dict[str, Image] | None:
+        listener = _listener
+        return listener.stale_images(table.name) if listener is not None else None
+
+    def get_item(
+        self: Any, hash_key: Any, range_key: Any = None, projection_expression: Any = None
+    ) -> Any:
+        images = images_of(self)
+        if images and not (self.has_range_key and not range_key):
+            image = images.get(canonical_key(_key_json(self, hash_key, range_key)))
+            if image is not None:
+                if image.attributes is None:
+                    return None
+                item = Item(hash_key, range_key, image.attributes)
+                return item.project(projection_expression) if projection_expression else item
+        return _original_get_item(self, hash_key, range_key, projection_expression)
+
+    def all_items(self: Any) -> list[Any]:
+        items = partition_items(self)
+        images = images_of(self)
+        if not images:
+            return items  # type: ignore[no-any-return]
+        only = getattr(_query_partition, "only", None)
+        partition = only[1] if only is not None and only[0] is self else None
+        return _stale(self, items, images, partition)
+
+    def has_idx_items(self: Any, index_name: str) -> list[Any]:
+        images = images_of(self)
+        if not images:
+            return original_index_items(self, index_name)  # type: ignore[no-any-return]
+        columns = {i["AttributeName"] for i in self.get_index(index_name).schema}
+        everything: list[Any] = []
+        for hash_set in self.items.values():
+            everything.extend(hash_set.values() if self.range_key_attr else [hash_set])
+        return [i for i in _stale(self, everything, images, None) if columns <= set(i.attrs)]
+
+    table_class.get_item = get_item
+    table_class.all_items = all_items
+    table_class.has_idx_items = has_idx_items
 
 
 def _event_bus_physical_id(self: Any) -> str:
@@ -475,6 +672,9 @@ def install() -> None:
         _install_s3_hooks()
         _install_dynamodb_transaction_hook()
         _install_dynamodb_query_hook()
+        _install_stream_hook()
+        _install_write_hooks()
+        _install_stale_read_hooks()
         events_models.EventBus.physical_resource_id = property(_event_bus_physical_id)  # type: ignore[attr-defined]
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()

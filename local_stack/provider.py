@@ -5,7 +5,14 @@ repeated `call_id` answers as the first time did without dialling again. Each ca
 work on the event loop: after `call_seconds` of the injected clock the outcome (by the
 last digit of `to`: 1 no_answer, 2 busy, 3 failed, else completed) is posted to the
 call's `callback_url`, signed `X-Signature: t=<unix seconds>,v1=<HMAC-SHA256 hex of
-"<t>.<body>">` with the provider secret, unless callbacks are set to be dropped.
+"<t>.<body>">` with the provider secret, unless callbacks are set to be dropped. A
+callback that gets no 2xx (an error status, a refused or dropped connection) is posted
+again 30 s, 2 min, 10 min and 30 min later (injected clock, signed anew), then given up.
+
+Faults (`faults.py`) make it misbehave: `provider_5xx` answers POST /calls 503 without
+dialling; `provider_timeout` dials and closes the connection without an answer;
+`provider_drop_callbacks` and `provider_duplicate_callbacks` drop an outcome or post it
+twice.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local_stack.loop import EventLoop
+
+if TYPE_CHECKING:
+    from local_stack.faults import Faults
 
 log = logging.getLogger("local_stack")
 
@@ -33,6 +43,8 @@ SUMMARIES = {
     "busy": "Simulated call: the line was busy.",
     "failed": "Simulated call: the call could not be connected.",
 }
+# A callback that got no 2xx is posted again this long after the previous attempt.
+CALLBACK_RETRY_SECONDS = (30, 120, 600, 1800)
 
 
 def iso(instant: datetime) -> str:
@@ -109,6 +121,7 @@ class CallRecord:
     status: str
     callback_url: str
     callback_status: int | str | None = None
+    callback_attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -117,7 +130,14 @@ class CallRecord:
 
 
 class SimulatedProvider:
-    def __init__(self, loop: EventLoop, secret: str, settings: ProviderSettings) -> None:
+    def __init__(
+        self,
+        loop: EventLoop,
+        secret: str,
+        settings: ProviderSettings,
+        faults: Faults | None = None,
+    ) -> None:
+        self.faults = faults
         self.loop = loop
         self.secret = secret
         self.settings = settings
@@ -128,6 +148,12 @@ class SimulatedProvider:
     def calls(self) -> list[dict[str, Any]]:
         with self._lock:
             return [c.as_dict() for c in self._calls]
+
+    def answer_mode(self, payload: Any) -> str | None:
+        """How a fault makes POST /calls answer now: None, "5xx" or "timeout"."""
+        if self.faults is None or self._problem(payload):
+            return None
+        return self.faults.provider_answer(payload["call_id"])
 
     def place(self, payload: Any) -> tuple[int, dict[str, Any]]:
         """`POST /calls`: the status and body the provider answers."""
@@ -188,7 +214,9 @@ class SimulatedProvider:
         with self._lock:
             record.status = status
             record.ended_at = iso(now)
-        if self.settings.drop_callbacks:
+        if self.settings.drop_callbacks or (
+            self.faults is not None and self.faults.drop_callback(record.call_id)
+        ):
             record.callback_status = "dropped"
             return
         body = json.dumps(
@@ -199,6 +227,26 @@ class SimulatedProvider:
                 "summary": SUMMARIES[status],
             }
         ).encode()
+        self._post(record, body, 1, now)
+        if self.faults is not None and self.faults.duplicate_callback(record.call_id):
+            self._post(record, body, 1, now)
+
+    def _post(self, record: CallRecord, body: bytes, attempt: int, now: datetime) -> None:
+        status = self._send(record, body, now)
+        record.callback_attempts.append({"at": iso(now), "attempt": attempt, "status": status})
+        record.callback_status = status
+        if isinstance(status, int) and 200 <= status < 300:
+            return
+        if attempt > len(CALLBACK_RETRY_SECONDS):
+            log.warning("callback of %s given up after %d attempts", record.call_id, attempt)
+            return
+        self.loop.call_later(
+            CALLBACK_RETRY_SECONDS[attempt - 1],
+            f"callback of {record.call_id} again",
+            lambda at: self._post(record, body, attempt + 1, at),
+        )
+
+    def _send(self, record: CallRecord, body: bytes, now: datetime) -> int | str:
         timestamp = int(now.timestamp())
         request = urllib.request.Request(
             record.callback_url,
@@ -213,10 +261,10 @@ class SimulatedProvider:
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 response.read()
-                record.callback_status = response.status
+                return int(response.status)
         except urllib.error.HTTPError as failure:
-            record.callback_status = failure.code
             log.warning("callback of %s answered %s", record.call_id, failure.code)
+            return int(failure.code)
         except (urllib.error.URLError, OSError, ValueError) as failure:
-            record.callback_status = f"error: {failure}"
             log.warning("callback of %s failed: %s", record.call_id, failure)
+            return f"error: {failure}"

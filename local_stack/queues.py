@@ -9,6 +9,11 @@ delivers it when the injected clock reaches its time: batches of `BatchSize`, at
 failure (the whole batch on an exception, or the items of `batchItemFailures` with
 `ReportBatchItemFailures`) comes back after the queue's visibility timeout, and once it
 was received `maxReceiveCount` times it is sent to the dead-letter queue in moto.
+
+A crashed invocation (a fault) fails its whole batch, as a function error does. Faults
+may deliver a batch twice (`duplicate_deliveries`: the copy right after, its outcome
+ignored) or again in the middle of an invocation ("redeliver"); with `serial` faults the
+batches due together run one after another, in order.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from local_stack.aws_requests import InvocationCrashed
 from local_stack.deploy import SqsMapping
-from local_stack.lambdas import LocalFunction
+from local_stack.lambdas import LocalFunction, Throttled
 from local_stack.loop import EventLoop
+
+if TYPE_CHECKING:
+    from local_stack.faults import Faults
 
 log = logging.getLogger("local_stack")
 
@@ -123,7 +132,9 @@ class QueueLedger:
         loop: EventLoop,
         region: str,
         send_lock: threading.Lock,
+        faults: Faults | None = None,
     ) -> None:
+        self.faults = faults
         self.mapping = mapping
         self.queue = mapping.queue
         self.function = function
@@ -218,8 +229,9 @@ class QueueLedger:
             message.in_flight = True
             message.receive_count += 1
             message.first_received_at = message.first_received_at or now
-        if len(batches) == 1:
-            outcomes = [self._invoke(batches[0])]
+        serial = self.faults is not None and self.faults.serial
+        if len(batches) == 1 or serial:
+            outcomes = [self._invoke(batch) for batch in batches]
         else:
             outcomes = list(self._executor.map(self._invoke, batches))
         for batch, failed in zip(batches, outcomes, strict=True):
@@ -239,12 +251,46 @@ class QueueLedger:
         event = {"Records": [self.record(m) for m in batch]}
         result: Any = None
         error: BaseException | None = None
+        trigger = f"sqs {self.queue.name}"
         try:
-            result = self.function.invoke(event)
+            result = self.function.invoke(
+                event, trigger, redeliver=lambda: self.redeliver(batch, trigger)
+            )
+        except InvocationCrashed as raised:
+            error = raised
+            log.warning("%s crashed on a batch of %s", self.function.logical_id, self.queue.name)
         except Exception as raised:
             error = raised
             log.exception("%s failed on a batch of %s", self.function.logical_id, self.queue.name)
+        if self.faults is not None and self.faults.duplicate_delivery(
+            self.function.logical_id, f"batch of {self.queue.name}"
+        ):
+            self.redeliver(batch, trigger)
         return failed_message_ids(batch, result, error, self.mapping.report_batch_item_failures)
+
+    def redeliver(self, batch: list[LedgerMessage], trigger: str) -> str:
+        """The same messages delivered again, as SQS may (a new receive: the count is one
+        more). What happens to the messages still follows the first delivery."""
+        records = []
+        for message in batch:
+            record = self.record(message)
+            record["attributes"]["ApproximateReceiveCount"] = str(message.receive_count + 1)
+            record["receiptHandle"] = f"{message.receipt_handle}-again"
+            records.append(record)
+        try:
+            self.function.invoke({"Records": records}, f"{trigger} (delivered again)", wait=False)
+            return "ok"
+        except Throttled:
+            self.loop.call_soon(
+                f"deliver {self.queue.name} again",
+                lambda now: log.info("%s", self.redeliver(batch, trigger)),
+            )
+            return "throttled, runs later"
+        except InvocationCrashed:
+            return "crashed"
+        except Exception as error:
+            log.exception("%s failed on a batch delivered again", self.function.logical_id)
+            return f"failed: {error!r}"
 
     def record(self, message: LedgerMessage) -> dict[str, Any]:
         attributes = {

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from local_stack.aws_requests import InvocationCrashed
+from local_stack.faults import FaultError
 from local_stack.http_api import BadFunctionResponse, HttpRequest, build_event, to_response
 from local_stack.provider import iso
 
@@ -33,6 +35,10 @@ def error(status: int, code: str, message: str, details: list[dict[str, str]] | 
     """An error in API.md's shape."""
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+class DropConnection(ConnectionAbortedError):
+    """Raised by an app: close the connection without any response (werkzeug drops it)."""
 
 
 def ok(body: Any, status: int = 200) -> Response:
@@ -91,6 +97,8 @@ def _guarded(app: Callable[[Request], Response]) -> WsgiApp:
         request = Request(environ)
         try:
             response = app(request)
+        except DropConnection:
+            raise
         except Exception:
             log.error(
                 "local server error on %s %s\n%s",
@@ -147,8 +155,16 @@ class ApiApp:
         event = build_event(match, http_request, stack.now())
         function = stack.functions[match.route.function]
         try:
-            result = function.invoke(event)
+            result = function.invoke(event, f"http {match.route.route_key}")
             answer = to_response(result, match.route.payload_format)
+        except InvocationCrashed:
+            # API Gateway's answer when the function dies (a crash fault).
+            log.warning("%s crashed on %s %s", function.logical_id, request.method, request.path)
+            return Response(
+                json.dumps({"message": "Internal Server Error"}),
+                status=502,
+                content_type="application/json",
+            )
         except BadFunctionResponse as failure:
             log.error("%s answered badly: %s", function.logical_id, failure)
             return error(500, "internal_error", "the function's response was not valid")
@@ -193,6 +209,12 @@ class ApiApp:
             "/_local/events": {
                 "GET": lambda r: ok({"items": [vars(d) for d in stack.event_targets.deliveries]})
             },
+            "/_local/faults": {
+                "GET": lambda r: ok({"items": stack.faults.as_json()}),
+                "POST": self._add_fault,
+                "DELETE": self._clear_faults,
+            },
+            "/_local/faults/requests": {"GET": self._recorded_requests},
         }
         methods = routes.get(path.rstrip("/") or "/")
         if methods is None:
@@ -254,6 +276,25 @@ class ApiApp:
         self.webhooks.clear()
         return Response(status=204)
 
+    def _add_fault(self, request: Request) -> Response:
+        body, failure = _json_body(request)
+        if failure:
+            return failure
+        try:
+            fault = self.stack.faults.add_spec(body)
+        except FaultError as problem:
+            return error(400, "validation_error", str(problem), problem.details)
+        return ok(fault.as_dict(self.stack.now()), 201)
+
+    def _clear_faults(self, request: Request) -> Response:
+        self.stack.faults.clear()
+        return Response(status=204)
+
+    def _recorded_requests(self, request: Request) -> Response:
+        function = request.args.get("function") or None
+        recorded = self.stack.faults.recorder(function)
+        return ok({"items": [r.as_dict() for r in recorded]})
+
 
 class ProviderApp:
     def __init__(self, stack: LocalStack) -> None:
@@ -267,7 +308,12 @@ class ProviderApp:
             payload, failure = _json_body(request)
             if failure:
                 return failure
+            mode = provider.answer_mode(payload)
+            if mode == "5xx":
+                return error(503, "unavailable", "the provider is unavailable (injected fault)")
             status, answer = provider.place(payload)
+            if mode == "timeout":
+                raise DropConnection("the provider dialled and never answered (injected fault)")
             return ok(answer, status)
         if request.path == "/_local/provider/calls" and request.method == "GET":
             return ok({"items": provider.calls()})

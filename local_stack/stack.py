@@ -30,17 +30,21 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from moto.core.models import MockAWS
 
-from local_stack import moto_hooks, schedules
+from local_stack import aws_requests, moto_hooks, schedules
+from local_stack.aws_requests import InvocationCrashed
 from local_stack.deploy import Deployer, Deployment, ScheduleRule
 from local_stack.eventbus import EventTargets, iso_seconds, target_input
+from local_stack.faults import Faults, install_serial_executor
 from local_stack.http_api import RouteTable
-from local_stack.lambdas import Functions
+from local_stack.lambdas import Functions, Throttled
 from local_stack.loop import EventLoop
 from local_stack.moto_server import MotoServer
 from local_stack.provider import ProviderSettings, SimulatedProvider
 from local_stack.queues import QueueLedger
 from local_stack.server import ApiApp, HttpServer, ProviderApp
+from local_stack.streams import StreamPoller, StreamPollers, shard_of
 from local_stack.template import DEFAULT_TEMPLATE, SamTemplate
+from local_stack.write_log import Image
 
 log = logging.getLogger("local_stack")
 
@@ -148,6 +152,59 @@ class _Runtime:
             return
         self.stack.functions.invoke_async(function, event, "S3 notification")
 
+    def stream_record_added(self, table_name: str, record: Any) -> None:
+        self.stack.streams.record_added(table_name, record)
+
+    def recording_writes(self) -> bool:
+        return self.stack.faults.recording_writes()
+
+    def item_written(
+        self, table_name: str, key: dict[str, Any], before: dict[str, Any] | None
+    ) -> None:
+        self.stack.faults.item_written(table_name, key, before)
+
+    def stale_images(self, table_name: str) -> dict[str, Image] | None:
+        return self.stack.faults.stale_images(table_name)
+
+
+class _Actions:
+    """What an interleaved fault runs in the middle of an invocation (faults.Actions)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def function_ids(self) -> set[str] | None:
+        deployment = getattr(self.stack, "deployment", None)
+        return set(deployment.functions) if deployment is not None else None
+
+    def tick(self, name: str | None) -> str:
+        """Every rate() schedule rule fires now (or those of one function or rule)."""
+        stack = self.stack
+        rules = [
+            rule
+            for rule in stack.deployment.schedules
+            if (rule.expression.strip().startswith("rate(") if name is None else name == rule.name)
+            or (name is not None and name in stack.rule_functions(rule))
+        ]
+        outcomes = []
+        for rule in rules:
+            outcomes += stack._deliver_scheduled(rule, stack.tick_event(rule, stack.now()), True)
+        return "tick: " + (", ".join(outcomes) if outcomes else "no schedule rule")
+
+    def invoke(self, function: str, event: Any, trigger: str) -> str:
+        functions = self.stack.functions
+        try:
+            functions[function].invoke(event, trigger, wait=False)
+            return f"{function}: ok"
+        except Throttled:
+            functions.invoke_async(functions[function], event, trigger)
+            return f"{function}: throttled, runs later"
+        except InvocationCrashed:
+            return f"{function}: crashed"
+        except Exception as error:
+            log.exception("%s failed on %s", function, trigger)
+            return f"{function}: failed: {error!r}"
+
 
 class LocalStack:
     def __init__(
@@ -182,6 +239,9 @@ class LocalStack:
         self.provider_settings = provider or ProviderSettings.from_env(os.environ)
         self.startup_seconds = 0.0
         self.ledgers: dict[str, QueueLedger] = {}
+        self.streams = StreamPollers()
+        # Faults injected into this stack (`stack.faults.add(kind=..., ...)`; faults.py).
+        self.faults = Faults(self.now, _Actions(self))
         self._tag = uuid.uuid4().hex[:8]
         self._started = False
         self._saved_env: dict[str, str] | None = None
@@ -272,7 +332,11 @@ class LocalStack:
         self.clock = SimulatedClock(self.clock_start) if self.simulated else SystemClock()
         use_clock(self.clock)
         self.loop = EventLoop(self.clock, simulated=self.simulated)
-        self.provider = SimulatedProvider(self.loop, self.provider_secret, self.provider_settings)
+        self.provider = SimulatedProvider(
+            self.loop, self.provider_secret, self.provider_settings, self.faults
+        )
+        aws_requests.add_listener(self.faults)
+        install_serial_executor(lambda: self.faults.serial)
 
         self.api = ApiApp(self)
         api_server = HttpServer(self.host, self.port, self.api, "local-api")
@@ -297,7 +361,7 @@ class LocalStack:
         os.environ.update(self.deployment.environment(self.base_url))
         self._bind_storage()
 
-        self._functions = Functions(self.deployment.functions, self.loop, self._tag)
+        self._functions = Functions(self.deployment.functions, self.loop, self._tag, self.faults)
         self.event_targets.functions = self.functions
         self.routes = RouteTable(self.deployment.routes)
         sqs = self.session.client("sqs")
@@ -310,6 +374,20 @@ class LocalStack:
                     self.loop,
                     REGION,
                     self._runtime.send_lock,
+                    self.faults,
+                )
+        for stream in self.deployment.stream_mappings:
+            if stream.enabled:
+                self.streams.add(
+                    StreamPoller(
+                        stream,
+                        self.functions[stream.function],
+                        shard_of(stream.table, ACCOUNT_ID, REGION),
+                        self.loop,
+                        REGION,
+                        sqs,
+                        self.faults,
+                    )
                 )
         for ledger in self.ledgers.values():
             # Whatever reached the queue while the stack was deployed (S3's test event).
@@ -371,18 +449,8 @@ class LocalStack:
 
         def fire(due: datetime) -> Callable[[datetime], None]:
             def run(now: datetime) -> None:
-                event = {
-                    "version": "0",
-                    "id": str(uuid.uuid4()),
-                    "detail-type": "Scheduled Event",
-                    "source": "aws.events",
-                    "account": ACCOUNT_ID,
-                    "time": iso_seconds(due),
-                    "region": REGION,
-                    "resources": [rule.arn],
-                    "detail": {},
-                }
-                self._deliver_scheduled(rule, event)
+                if not self.faults.skip_tick(rule.name, self.rule_functions(rule)):
+                    self._deliver_scheduled(rule, self.tick_event(rule, due))
                 following = schedule.next_after(due)
                 self.loop.call_at(following, f"tick {rule.name}", fire(following))
 
@@ -391,12 +459,41 @@ class LocalStack:
         first = schedule.next_after(self.loop.now())
         self.loop.call_at(first, f"tick {rule.name}", fire(first))
 
-    def _deliver_scheduled(self, rule: ScheduleRule, event: dict[str, Any]) -> None:
+    @staticmethod
+    def tick_event(rule: ScheduleRule, due: datetime) -> dict[str, Any]:
+        """The "Scheduled Event" a rule's targets receive for its firing at `due`."""
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": iso_seconds(due),
+            "region": REGION,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+
+    def rule_functions(self, rule: ScheduleRule) -> list[str]:
+        """Logical ids of the functions a rule targets."""
+        found = (self.functions.by_arn(t["Arn"]) for t in rule.targets)
+        return [f.logical_id for f in found if f is not None]
+
+    def _deliver_scheduled(
+        self, rule: ScheduleRule, event: dict[str, Any], at_once: bool = False
+    ) -> list[str]:
+        outcomes = []
         for target in rule.targets:
             body = target_input(target, event)
             function = self.functions.by_arn(target["Arn"])
             if function is not None:
-                self.functions.invoke_async(function, json.loads(body), f"schedule {rule.name}")
+                source = f"schedule {rule.name}"
+                payload = json.loads(body)
+                outcome = self.functions.invoke_async(function, payload, source, at_once=at_once)
+                outcomes.append(f"{function.logical_id} {outcome}")
+                if self.faults.duplicate_delivery(function.logical_id, f"tick of {rule.name}"):
+                    again = f"{source} (delivered twice)"
+                    self.functions.invoke_async(function, payload, again, at_once=at_once)
             elif target["Arn"].startswith("arn:aws:sqs:"):
                 sqs = self.session.client("sqs")
                 url = sqs.get_queue_url(QueueName=target["Arn"].rsplit(":", 1)[-1])["QueueUrl"]
@@ -405,6 +502,7 @@ class LocalStack:
                 log.warning(
                     "schedule rule %s: target %s is not run locally", rule.name, target["Arn"]
                 )
+        return outcomes
 
     def stop(self) -> None:
         """Stop every thread and server, free moto, give back the environment and clock."""
@@ -417,6 +515,8 @@ class LocalStack:
         self._servers = []
         for ledger in self.ledgers.values():
             ledger.close()
+        aws_requests.remove_listener(self.faults)
+        self.faults.serial = False
         moto_hooks.set_listener(None)
         if self._in_process is not None:
             self._in_process.stop(remove_data=False)

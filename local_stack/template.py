@@ -47,6 +47,7 @@ class SamFunction:
     logical_id: str
     code_dir: Path | None
     routes: tuple[HttpRoute, ...] = field(default=())
+    async_retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts
 
 
 class SamTemplate:
@@ -92,7 +93,16 @@ class SamTemplate:
                 default_format = "2.0" if kind == "HttpApi" else "1.0"
                 payload = str(event_properties.get("PayloadFormatVersion", default_format))
                 routes.append(HttpRoute(logical_id, method, path, payload))
-            found[logical_id] = SamFunction(logical_id, self._local_dir(code_uri), tuple(routes))
+            invoke_config = properties.get(
+                "EventInvokeConfig", self._globals("Function").get("EventInvokeConfig", {})
+            )
+            retries = invoke_config.get("MaximumRetryAttempts", 2)
+            found[logical_id] = SamFunction(
+                logical_id,
+                self._local_dir(code_uri),
+                tuple(routes),
+                retries if isinstance(retries, int) else 2,
+            )
         return found
 
     def layer_dirs(self) -> list[Path]:
