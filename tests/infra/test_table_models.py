@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from batchcalls.adapters.tables import ALL_MODELS
-from pynamodb.attributes import TTLAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute
 from pynamodb.models import Model
 
 from tests.infra.facts import (
@@ -22,6 +22,7 @@ from tests.infra.facts import (
 from tests.support.template import load_template, resources_of_type
 
 IDEMPOTENCY_VARIABLE = "IDEMPOTENCY_TABLE"
+TTL_ATTRIBUTE = "ttl"
 
 
 def table_of_setting(field: str) -> str:
@@ -83,7 +84,14 @@ def model_shape(model: type[Model]) -> dict[str, Any]:
                 _keys(index["key_schema"]),
                 _projection(index["projection"]),
             )
-    ttl = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
+    # The TTL attribute: a TTLAttribute, or by this code's convention a number named `ttl`
+    # (epoch seconds, set on items that are done).
+    ttl = [
+        a.attr_name
+        for a in model.get_attributes().values()
+        if isinstance(a, TTLAttribute)
+        or (isinstance(a, NumberAttribute) and a.attr_name == TTL_ATTRIBUTE)
+    ]
     return {
         "keys": _keys(schema["key_schema"]),
         "attribute_types": attribute_types,
