@@ -201,6 +201,19 @@ class Resolver:
                 return all(values) if function == "Fn::And" else any(values)
         raise IntrinsicError(f"not a condition: {node!r}")
 
+    def refusals(self) -> list[str]:
+        """The AssertDescription of each Rules assertion these parameters break (a stack
+        CloudFormation would refuse to create); empty when it would go ahead."""
+        refused = []
+        for name, rule in self.template.get("Rules", {}).items():
+            applies = rule.get("RuleCondition")
+            if applies is not None and not self._condition_value(applies):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._condition_value(assertion["Assert"]):
+                    refused.append(f"{name}: {assertion.get('AssertDescription', '')}")
+        return refused
+
     def resource_exists(self, logical_id: str) -> bool:
         resource = self.template["Resources"][logical_id]
         return "Condition" not in resource or self.condition(resource["Condition"])

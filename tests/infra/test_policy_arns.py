@@ -101,7 +101,9 @@ def resolver(request: pytest.FixtureRequest) -> Resolver:
         for name, value in PARAMETER_SETS[request.param].items()
         if name in SamTemplate(TEMPLATE).parameter_names()
     }
-    return Resolver(translate(parameters), parameters, Account(stack_name="batch-calls-test"))
+    resolver = Resolver(translate(parameters), parameters, Account(stack_name="batch-calls-test"))
+    assert resolver.refusals() == []
+    return resolver
 
 
 def environment(resolver: Resolver, function: str) -> dict[str, str]:
@@ -254,3 +256,34 @@ def test_every_table_a_functions_own_settings_add_is_granted(
             continue
         arn = resolver.account.table_arn(variables[field.upper()])
         assert arn in resources, f"{function} may not use its {field} ({arn})"
+
+
+# ---------------------------------------------------------------------- parameters
+def template_alone(**parameters: str) -> Resolver:
+    return Resolver(translate({}), parameters)
+
+
+def test_no_secret_parameter_has_a_default_value() -> None:
+    declared = translate({})["Parameters"]
+    secrets = {name: p.get("Default", "") for name, p in declared.items() if p.get("NoEcho")}
+
+    assert secrets
+    assert set(secrets.values()) == {""}
+
+
+def test_the_events_webhook_is_made_only_with_both_its_url_and_its_secret() -> None:
+    url, secret = "https://hooks.example.com/batch-calls", "a-long-random-token"
+
+    # With neither: no webhook, nothing refused
+    neither = template_alone()
+    assert not neither.condition("HasEventsWebhook") and neither.refusals() == []
+    # With both: the webhook's connection sends the secret
+    both = template_alone(EventsWebhookUrl=url, EventsWebhookAuthValue=secret)
+    assert both.refusals() == []
+    connection = both.resources()["EventsWebhookConnection"]["Properties"]
+    assert connection["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"] == secret
+    # With the URL alone: CloudFormation refuses the deployment (Rules)
+    assert template_alone(EventsWebhookUrl=url).refusals() != []
+    # and a short secret is refused by its pattern
+    with pytest.raises(IntrinsicError, match="EventsWebhookAuthValue"):
+        template_alone(EventsWebhookUrl=url, EventsWebhookAuthValue="change-me")
