@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -121,7 +122,7 @@ def install() -> None:
             invocation = current_invocation.get()
             index, nth = (-1, 0)
             if invocation is not None:
-                index, nth = invocation.number(f"{service}.{operation_name}")
+                index, nth = invocation.number(sys.intern(f"{service}.{operation_name}"))
             request = AwsRequest(
                 function, service, operation_name, api_params, client, invocation, index, nth
             )

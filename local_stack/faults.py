@@ -83,7 +83,7 @@ TRANSACTIONS = {"TransactWriteItems", "TransactGetItems"}
 READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
 MAX_SECONDS = 366 * 86400
 MAX_COUNT = 1_000_000
-RECORDED_INVOCATIONS = 20_000
+RECORDED_INVOCATIONS = 20_000  # the last ones, for a long `make local`
 _REQUEST_NAME = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9]+$")
 
 # Kinds firing at one moment count 1 by default; those lasting a while, without limit.
@@ -490,6 +490,8 @@ class Faults:
 
     def invocation_ended(self, invocation: Invocation, outcome: str) -> None:
         invocation.outcome = outcome
+        invocation.event = None  # kept only while it runs (for "redeliver")
+        invocation.redeliver = None
 
     # ------------------------------------------------------------ firing
     def _fire(

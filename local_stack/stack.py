@@ -269,6 +269,12 @@ class LocalStack:
 
     # ================================================================= lifecycle
     @classmethod
+    def active(cls) -> LocalStack | None:
+        """The stack running in this process, if any."""
+        with _active_lock:
+            return _active
+
+    @classmethod
     def start(cls, **options: Any) -> LocalStack:
         # Each stack has its own provider secret: forget one cached by an earlier stack.
         parameters.clear_caches()

@@ -7,6 +7,8 @@
   that record what they receive) for each test.
 - `live_stack`: the real template.yaml, shared by the tests of one module, simulated
   clock at LOCAL_START, keys LIVE_KEYS. Tests sharing it must not assume an empty stack.
+- `faults`: the running stack's `Faults` (`faults.add(kind=..., ...)`, `recorder()`), in
+  serial mode, cleared after the test; list it after the stack fixture.
 
 Module scope, not session scope: moto keeps its state per process, and other tests in
 the same worker use `mock_aws`, which resets it; a module-scoped stack is stopped before
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 
 from local_stack import LocalStack
+from local_stack.faults import Faults
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "mini" / "template.yaml"
@@ -63,3 +66,19 @@ def live_stack() -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    """The faults of the stack already started by an earlier fixture of the test (list
+    `faults` after `mini_stack` or `live_stack`), in `serial` mode (the same scenario
+    makes the same requests in the same order); cleared after the test."""
+    stack = LocalStack.active()
+    if stack is None:
+        raise RuntimeError("start a stack first: list `faults` after mini_stack or live_stack")
+    stack.faults.serial = True
+    try:
+        yield stack.faults
+    finally:
+        stack.faults.clear()
+        stack.faults.serial = False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 from local_stack import LocalStack
@@ -46,3 +48,64 @@ def put_event(stack: LocalStack, bus: str, source: str, detail_type: str, detail
     ]
     answer = stack.client("events").put_events(Entries=entries)
     assert answer["FailedEntryCount"] == 0, answer
+
+
+def act(stack: LocalStack, *steps: dict[str, Any], fail: bool = False) -> list[Any]:
+    """Invoke the mini template's ActorFunction directly with these steps; its results."""
+    answer = stack.invoke("ActorFunction", {"steps": list(steps), "fail": fail})
+    return list(answer["results"])
+
+
+def send_act(stack: LocalStack, *steps: dict[str, Any], fail: bool = False) -> str:
+    """Send the ActorFunction a message (ActorQueue) with these steps; its message id."""
+    body = json.dumps({"steps": list(steps), "fail": fail})
+    sqs = stack.client("sqs")
+    return str(
+        sqs.send_message(QueueUrl=stack.resource("ActorQueue"), MessageBody=body)["MessageId"]
+    )
+
+
+def actor_results(stack: LocalStack) -> list[list[Any]]:
+    """The results of every ActorFunction run that got to its end, in order."""
+    return [c["results"] for c in actor_runs(stack)]
+
+
+def actor_runs(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every ActorFunction run that got to its end: {source, script, results}; the source
+    of an SQS record is "sqs <message id> receive <count>"."""
+    module = stack.functions["ActorFunction"].module
+    return list(module.CALLS) if module is not None else []
+
+
+def item(stack: LocalStack, pk: str, sk: str = "-") -> dict[str, Any] | None:
+    """An item of the mini template's ItemsTable, read consistently from outside."""
+    found = stack.client("dynamodb").get_item(
+        TableName=stack.resource("ItemsTable"),
+        Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        ConsistentRead=True,
+    )
+    return found.get("Item")
+
+
+def place_call(stack: LocalStack, **fields: Any) -> tuple[int, Any]:
+    """POST a call to the simulated provider: (status, JSON body)."""
+    payload = {
+        "call_id": "call_1",
+        "agent_id": "agent_1",
+        "from": "+15550009999",
+        "to": "+15550100004",
+        "variables": {"batch_id": "batch_1", "contact_id": "contact_1"},
+        "callback_url": f"{stack.base_url}/_local/webhook-sink/provider",
+        **fields,
+    }
+    request = urllib.request.Request(
+        f"{stack.provider_url}/calls",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read())
