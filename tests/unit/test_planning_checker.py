@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from batchcalls.models.campaign import CampaignSettings
@@ -64,6 +64,28 @@ def guard_window(zone_name: str, day: date):
 
 def local_date(zone_name: str, instant: datetime) -> date:
     return instant.astimezone(ZoneInfo(zone_name)).date()
+
+
+def campaign_day(settings: CampaignSettings, instant: datetime) -> date:
+    """The campaign day a call counts for (rule 3): its local date in the campaign's
+    timezone, except that the hours of a window running past midnight (or of a whole-day
+    window, `start_time` = `end_time`) before its start time belong to the day before,
+    on which that window started."""
+    local = instant.astimezone(ZoneInfo(settings.timezone))
+    if local.time() < time.fromisoformat(settings.start_time) and _wraps(settings):
+        return local.date() - timedelta(days=1)
+    return local.date()
+
+
+def _wraps(settings: CampaignSettings) -> bool:
+    return settings.end_time != "24:00" and settings.end_time <= settings.start_time
+
+
+def campaign_day_start(settings: CampaignSettings, day: date) -> datetime:
+    """The first instant of a campaign day (see `campaign_day`)."""
+    hours, minutes = map(int, settings.start_time.split(":"))
+    minute = hours * 60 + minutes if _wraps(settings) else 0
+    return wall_instant(settings.timezone, day, minute)
 
 
 def window_zones(settings: CampaignSettings, timezones: Sequence[str]) -> Sequence[str]:
@@ -172,7 +194,7 @@ def check_plan(
         assert count + old_per_second[second] <= rate, f"rule 4: second {second} over the rate"
 
     # Rule 3: no campaign day over the cap (existing calls counted).
-    new_per_day = Counter(local_date(settings.timezone, to_dt(d)) for d in result.due_ms)
+    new_per_day = Counter(campaign_day(settings, to_dt(d)) for d in result.due_ms)
     if cap is not None:
         for day, count in new_per_day.items():
             assert count + occupied_days[day] <= cap, f"rule 3: {day} holds too many calls"
@@ -204,15 +226,15 @@ def _check_earliest(settings, start, horizon_end, contacts, result, occupancy) -
     pieces_of: dict[tuple, list] = {}
 
     def pieces(zones):
-        """Allowed seconds as (low, high, campaign day) pieces, split at campaign midnights."""
+        """Allowed seconds as (low, high, campaign day) pieces, split where campaign days begin."""
         if zones not in pieces_of:
             found = []
             for opens, closes in allowed_intervals(settings, zones, start, until):
                 low, high = max(int(opens.timestamp()), first_second), int(closes.timestamp())
                 while low < high:
-                    day = local_date(settings.timezone, datetime.fromtimestamp(low, UTC))
-                    midnight = wall_instant(settings.timezone, day + timedelta(days=1), 0)
-                    cut = min(high, int(midnight.timestamp()))
+                    day = campaign_day(settings, datetime.fromtimestamp(low, UTC))
+                    following = campaign_day_start(settings, day + timedelta(days=1))
+                    cut = min(high, int(following.timestamp()))
                     found.append((low, cut, day))
                     low = cut
             pieces_of[zones] = found
@@ -238,7 +260,7 @@ def _check_earliest(settings, start, horizon_end, contacts, result, occupancy) -
             per_second[second] += 1
             if per_second[second] == rate:
                 insort(full_seconds, second)
-            per_day[local_date(settings.timezone, to_dt(due))] += 1
+            per_day[campaign_day(settings, to_dt(due))] += 1
 
 
 # --- the checker's own tests ---------------------------------------------------------------

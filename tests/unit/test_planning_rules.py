@@ -12,8 +12,8 @@ from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
     PlannerState,
+    campaign_day,
     is_allowed,
-    local_day,
     plan_contacts,
     summarise,
 )
@@ -118,6 +118,21 @@ def test_a_window_past_midnight_belongs_to_the_day_it_starts_on():
     assert local(result.due_ms[4 * 3600 - 1], "UTC") == datetime(2026, 6, 6, 1, 59, 59)
     # And the next call waits for the next Friday
     assert local(result.due_ms[4 * 3600], "UTC") == datetime(2026, 6, 12, 22, 0)
+
+
+def test_a_night_window_holds_its_daily_cap_once_not_once_per_calendar_date():
+    # Given a nightly 22:00-02:00 window every day (guard off) and 40 calls a day
+    settings = campaign(
+        start_time="22:00", end_time="02:00", legal_hours_guard=False, max_calls_per_day=40
+    )
+    # When 100 contacts are planned from Monday noon
+    result = plan_checked(settings, utc(2026, 6, 1, 12, 0), people(100))
+    # Then each night (the window's day: the date it starts on) holds 40 calls, the calls
+    # after midnight included: Monday night, Tuesday night, then 20 on Wednesday night
+    nights = Counter((local(due, "UTC") - timedelta(hours=22)).date() for due in result.due_ms)
+    assert nights == {date(2026, 6, 1): 40, date(2026, 6, 2): 40, date(2026, 6, 3): 20}
+    assert campaign_day(settings, utc(2026, 6, 2, 1, 59)) == date(2026, 6, 1)
+    assert campaign_day(settings, utc(2026, 6, 2, 22, 0)) == date(2026, 6, 2)
 
 
 def test_equal_start_and_end_means_the_whole_day():
@@ -547,7 +562,7 @@ def test_the_fall_back_day_holds_25_hours_for_the_daily_cap():
     # Then New York's 2026-11-01 holds 25 hours of them, the last call is the next day
     per_day = summarise(settings, result).calls_per_day
     assert per_day == {date(2026, 11, 1): 25 * 3600, date(2026, 11, 2): 1}
-    assert local_day(settings, result.due_ms[-1]) == date(2026, 11, 2)
+    assert campaign_day(settings, result.due_ms[-1]) == date(2026, 11, 2)
 
 
 def test_london_spring_forward_and_fall_back():

@@ -28,10 +28,10 @@ from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
     PlannedCall,
-    local_day,
+    campaign_day,
     plan_contacts,
 )
-from batchcalls.domain.planning_windows import wall_to_ms
+from batchcalls.domain.planning_windows import DailyWindow
 from batchcalls.models.campaign import CampaignSettings
 
 _MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
@@ -43,9 +43,12 @@ def minute_of(instant_ms: int) -> str:
 
 
 def day_minutes(settings: CampaignSettings, day: date) -> tuple[str, str]:
-    """The first and last UTC minute of a campaign-local day (23, 24 or 25 hours long)."""
-    first = wall_to_ms(settings.timezone, day.toordinal(), 0)
-    following = wall_to_ms(settings.timezone, day.toordinal() + 1, 0)
+    """The first and last UTC minute of a campaign day (23, 24 or 25 hours long)."""
+    window = DailyWindow.of(
+        settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
+    )
+    first = window.day_start_ms(settings.timezone, day.toordinal())
+    following = window.day_start_ms(settings.timezone, day.toordinal() + 1)
     return minute_of(first), minute_of(following - MINUTE_MS)
 
 
@@ -73,7 +76,7 @@ class _Known:
 
     def read_day(self, day: date) -> None:
         counts = dict(self.source.booked_minutes(*day_minutes(self.settings, day)))
-        if self.own_ms is not None and local_day(self.settings, self.own_ms) == day:
+        if self.own_ms is not None and campaign_day(self.settings, self.own_ms) == day:
             own = minute_of(self.own_ms)
             counts[own] = max(0, counts.get(own, 0) - 1)
         self.minutes.update(counts)
@@ -123,7 +126,7 @@ def place_one(
         if not result.due_ms:
             return None
         due = result.due_ms[0]
-        day = local_day(settings, due)
+        day = campaign_day(settings, due)
         if day not in known.days:
             known.read_day(day)
             continue

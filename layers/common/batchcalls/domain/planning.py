@@ -12,8 +12,11 @@ API.md "Planning rules" 1-7:
    repeated hour counted as real time, a repeated wall time read as its first
    occurrence).
 2. Not before `start`.
-3. At most `max_calls_per_day` calls per calendar day of the campaign's timezone (the
-   day the call's instant falls on), counting existing calls given as `Occupancy`.
+3. At most `max_calls_per_day` calls per campaign day, counting existing calls given as
+   `Occupancy`. A campaign day is a local date of the campaign's timezone; when the
+   daily window runs past midnight (or is a whole day from its start time) a day begins
+   at the window's start time instead of midnight, so a window's calls all count for the
+   day it starts on (`campaign_day`).
 4. At most `max_calls_per_second` (r) calls in any UTC second, each at its own
    millisecond: every second has r "ticks", at offsets k * (1000 // r) ms, k = 0..r-1;
    a call takes one free tick. Ticks are numbered globally (tick = second * r + k), so
@@ -86,8 +89,6 @@ from batchcalls.domain.planning_windows import (
     DAY_MS,
     AllowedTime,
     DailyWindow,
-    local_ordinal,
-    wall_to_ms,
 )
 from batchcalls.models.campaign import CampaignSettings, Pacing
 
@@ -102,8 +103,9 @@ __all__ = [
     "PlannerState",
     "Unplaceable",
     "UnplaceableReason",
+    "allowed_until",
+    "campaign_day",
     "is_allowed",
-    "local_day",
     "plan_contacts",
     "summarise",
 ]
@@ -178,7 +180,7 @@ class Occupancy:
         """Both counts from the instants of existing calls (plus calls known only by day)."""
         days: dict[date, int] = dict(extra_day_counts or {})
         for instant in calls_ms:
-            day = local_day(settings, instant)
+            day = campaign_day(settings, instant)
             days[day] = days.get(day, 0) + 1
         return cls(tuple(calls_ms), days)
 
@@ -215,7 +217,7 @@ class _Frame:
     end_ms: int
     start_tick: int
     end_tick: int
-    day0: int  # ordinal of the start's local date in the campaign's timezone
+    day0: int  # ordinal of the start's campaign day
     day_ms: tuple[int, ...]  # day_ms[i]: first instant of campaign day i (len = days + 1)
     day_ticks: tuple[int, ...]
 
@@ -278,9 +280,9 @@ def _frame_for_key(
 ) -> _Frame:
     campaign_zone = allowed.campaign_zone
     end_ms = start_ms + horizon_days * DAY_MS
-    day0 = local_ordinal(campaign_zone, start_ms)
-    last = local_ordinal(campaign_zone, end_ms) + 1
-    day_ms = [wall_to_ms(campaign_zone, ordinal, 0) for ordinal in range(day0, last + 1)]
+    day0 = allowed.window.day_of(campaign_zone, start_ms)
+    last = allowed.window.day_of(campaign_zone, end_ms) + 1
+    day_ms = [allowed.window.day_start_ms(campaign_zone, d) for d in range(day0, last + 1)]
     day_ms[0] = min(day_ms[0], start_ms)
     frame = _Frame(
         key=key,
@@ -759,23 +761,40 @@ def plan_contacts(
     return PlanResult(ids, due, callers, unplaceable, engine.export(next_offset))
 
 
-def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms: int) -> bool:
-    """Whether the instant lies in the contact's allowed time (rule 1, guard included):
-    what delivery checks just before dialling. It knows nothing of start, caps or rate."""
+def _allowed_time(settings: CampaignSettings) -> AllowedTime:
     window = DailyWindow.of(
         settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
     )
-    allowed = AllowedTime(
+    return AllowedTime(
         settings.timezone, window, settings.respect_contact_timezone, settings.legal_hours_guard
     )
+
+
+def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms: int) -> bool:
+    """Whether the instant lies in the contact's allowed time (rule 1, guard included):
+    what delivery checks just before dialling. It knows nothing of start, caps or rate."""
     zones = tuple(timezones) or (settings.timezone,)
-    return allowed.contains(zones, instant_ms)
+    return _allowed_time(settings).contains(zones, instant_ms)
 
 
-def local_day(settings: CampaignSettings, instant_ms: int) -> date:
-    """The campaign-local calendar day an instant falls on (the day `max_calls_per_day`
-    counts it in)."""
-    return date.fromordinal(local_ordinal(settings.timezone, instant_ms))
+def allowed_until(
+    settings: CampaignSettings, timezones: Sequence[str], instant_ms: int
+) -> int | None:
+    """The end (epoch ms, exclusive) of the stretch of allowed time the instant lies in,
+    or None when it lies outside: how long a dial starting now may take."""
+    zones = tuple(timezones) or (settings.timezone,)
+    allowed = _allowed_time(settings)
+    if not allowed.contains(zones, instant_ms):
+        return None
+    for start, end in allowed.intervals(zones, instant_ms, instant_ms + 2 * DAY_MS):
+        if start <= instant_ms < end:
+            return end
+    return instant_ms + 2 * DAY_MS  # allowed for longer than two days ahead
+
+
+def campaign_day(settings: CampaignSettings, instant_ms: int) -> date:
+    """The campaign day an instant counts for in `max_calls_per_day` (rule 3)."""
+    return date.fromordinal(_allowed_time(settings).window.day_of(settings.timezone, instant_ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -789,18 +808,19 @@ class PlanSummary:
 
 
 def summarise(settings: CampaignSettings, result: PlanResult) -> PlanSummary:
-    """First and last call, calls per campaign-local day; `last_call_ms` is the finish
+    """First and last call, calls per campaign day; `last_call_ms` is the finish
     estimate (the last call's due time)."""
     per_day: dict[date, int] = {}
     if result.due_ms:
         ordered = sorted(result.due_ms)
         # Walk day boundaries instead of converting each instant to a local date.
-        day = local_day(settings, ordered[0])
-        next_start = wall_to_ms(settings.timezone, day.toordinal() + 1, 0)
+        window = _allowed_time(settings).window
+        day = campaign_day(settings, ordered[0])
+        next_start = window.day_start_ms(settings.timezone, day.toordinal() + 1)
         for instant in ordered:
             while instant >= next_start:
                 day = date.fromordinal(day.toordinal() + 1)
-                next_start = wall_to_ms(settings.timezone, day.toordinal() + 1, 0)
+                next_start = window.day_start_ms(settings.timezone, day.toordinal() + 1)
             per_day[day] = per_day.get(day, 0) + 1
     return PlanSummary(
         first_call_ms=min(result.due_ms) if result.due_ms else None,

@@ -86,6 +86,24 @@ class DailyWindow:
             frozenset(day.toordinal() for day in blackouts),
         )
 
+    @property
+    def day_start_minute(self) -> int:
+        """Where a campaign day begins, in minutes past local midnight: midnight, or the
+        window's start time when the window runs past midnight (or is a whole day from its
+        start time), so that a window's calls all count for the day it starts on."""
+        return self.start_minute if self.end_minute <= self.start_minute else 0
+
+    def day_of(self, zone_name: str, instant_ms: int) -> int:
+        """The campaign day (a local date ordinal) an instant counts for."""
+        ordinal = local_ordinal(zone_name, instant_ms)
+        if instant_ms < wall_to_ms(zone_name, ordinal, self.day_start_minute):
+            return ordinal - 1
+        return ordinal
+
+    def day_start_ms(self, zone_name: str, day_ordinal: int) -> int:
+        """The first instant of a campaign day."""
+        return wall_to_ms(zone_name, day_ordinal, self.day_start_minute)
+
     def interval_starting_on(self, zone_name: str, day_ordinal: int) -> Interval | None:
         """The window that starts on that local date, or None when none starts there."""
         weekday = date.fromordinal(day_ordinal).isoweekday()

@@ -43,7 +43,7 @@ from batchcalls.domain.outcomes import (
     call_completed_body,
 )
 from batchcalls.domain.phones import effective_timezones
-from batchcalls.domain.planning import PlanContact, is_allowed, local_day
+from batchcalls.domain.planning import PlanContact, campaign_day, is_allowed
 from batchcalls.domain.retries import next_step
 from batchcalls.errors import Conflict, NotFound
 from batchcalls.ids import call_id_for
@@ -360,7 +360,7 @@ class DeliveryService:
             self.leases.forget_claim(message)
             return "duplicate"
         self.campaign_store.add_counts(campaign, {"queued": -1, "in_progress": 1})
-        call_counters.count_call(tenant_id, campaign_id, local_day(settings, to_epoch_ms(now)))
+        call_counters.count_call(tenant_id, campaign_id, campaign_day(settings, to_epoch_ms(now)))
         key = _slot_key(message)
         if key is not None:
             self.store.set_slot_status(key, "dialled")
