@@ -30,7 +30,7 @@ from local_stack import LocalStack, aws_requests
 from local_stack.aws_requests import AwsRequest
 from local_stack.provider import sign
 from tests.infra.cloudformation import Account, Resolver
-from tests.infra.facts import functions, sqs_event_sources
+from tests.infra.facts import function_property, functions
 from tests.infra.iam import Grant, Need, grants, managed_policies, needs
 from tests.local.conftest import LOCAL_START
 
@@ -49,7 +49,12 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {}
 # X-Ray segments, and poll the function's SQS event sources.
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 XRAY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
-SQS_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+# The policy SAM attaches for each kind of polled event source (the service reads it).
+POLLER_POLICIES = {
+    "SQS": "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    "DynamoDB": "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+    "Kinesis": "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
+}
 
 
 @dataclass(frozen=True)
@@ -401,9 +406,11 @@ def test_every_justified_exception_is_still_granted(run: Run) -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_role_attaches_only_the_policies_the_lambda_service_uses(run: Run, function: str) -> None:
-    # Logs and X-Ray for every function; queue polling only for one with an SQS event.
+    # Logs and X-Ray for every function; polling only for one with a polled event source.
     expected = {BASIC_EXECUTION, XRAY}
-    if any(f == function for f, _, _ in sqs_event_sources()):
-        expected.add(SQS_POLLER)
+    events = function_property(function, "Events", {}) or {}
+    expected |= {
+        POLLER_POLICIES[e["Type"]] for e in events.values() if e["Type"] in POLLER_POLICIES
+    }
 
     assert set(managed_policies(run.resolver, function)) == expected

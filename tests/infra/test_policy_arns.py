@@ -126,6 +126,7 @@ def arn_of(account: Account, variable: str, value: str) -> str:
 
 def needed_arns(resolver: Resolver, function: str) -> dict[str, str]:
     """need (as written in NEEDS) -> ARN, from the function's resolved environment."""
+    assert function in NEEDS, f"add what {function}'s code reads and writes to NEEDS"
     variables = environment(resolver, function)
     arns = {}
     for need in NEEDS[function]:
