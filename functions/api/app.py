@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from functools import cache
 from typing import Annotated, Any
 
@@ -11,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -25,13 +28,14 @@ from batchcalls.adapters.api_keys import tenant_for_key
 from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
-from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, ValidationFailed
+from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
 from batchcalls.models.campaign import (
     AddContactsRequest,
     CampaignStatus,
     CreateCampaignRequest,
     PatchCampaignRequest,
 )
+from batchcalls.models.json_body import parse_json_body
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.campaigns import CampaignService
@@ -52,7 +56,12 @@ Cursor = Annotated[
 HTTP_STATUS = {"not_found": 404, "conflict": 409, "validation_error": 422}
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Ids the API hands out; anything else is unknown (404) without a DynamoDB request (whose
+# key size limits a long id would break).
+_CAMPAIGN_ID = re.compile(r"batch_[0-9a-z]{18}")
+_CONTACT_ID = re.compile(r"ct_[0-9a-z]{16}")
+
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 _methods_by_path: dict[str, set[str]] = {}
 
 
@@ -94,6 +103,18 @@ def tenant() -> str:
     return app.context["tenant_id"]
 
 
+def campaign_ref(campaign_id: str) -> str:
+    if not _CAMPAIGN_ID.fullmatch(campaign_id):
+        raise NotFound("no such campaign")
+    return campaign_id
+
+
+def contact_ref(contact_id: str) -> str:
+    if not _CONTACT_ID.fullmatch(contact_id):
+        raise NotFound("no such contact")
+    return contact_id
+
+
 def error_response(
     status: int, code: str, message: str, details: list[ErrorDetail] | None = None
 ) -> Response[Any]:
@@ -114,8 +135,11 @@ def json_response(status: int, body: Any) -> Response[Any]:
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
     problems = error.errors()
-    if any(p.get("type") == "json_invalid" for p in problems):
-        return error_response(400, "invalid_json", "the body is not valid JSON")
+    for problem in problems:
+        if problem.get("type") == "json_invalid":
+            reason = str((problem.get("ctx") or {}).get("error") or "")
+            message = "the body is not valid JSON" + (f": {reason}" if reason else "")
+            return error_response(400, "invalid_json", message)
     details = []
     for problem in problems:
         loc = [
@@ -154,7 +178,19 @@ def _idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[A
 
 @app.not_found
 def _not_found(_: NotFoundError) -> Response[Any]:
+    # A known path with a method no route takes (even one outside ALL_METHODS) is a 405.
+    path = app.current_event.path
+    if any(pattern.fullmatch(path) for pattern in _path_patterns()):
+        return _method_not_allowed()
     return error_response(404, "not_found", "no such resource")
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    # Last resort: still the contract's error shape. Every known bad input is a 4xx
+    # before it gets here (tests/integration/test_bad_inputs.py).
+    logger.exception("unexpected error", error_type=type(error).__name__)
+    return error_response(500, "internal_error", "something went wrong on our side")
 
 
 # ---------------------------------------------------------------------- campaigns
@@ -204,24 +240,24 @@ def list_campaigns(
 
 @route("GET", "/batch-calls/<campaign_id>")
 def get_campaign(campaign_id: str) -> dict[str, Any]:
-    return campaign_view(service().get(tenant(), campaign_id))
+    return campaign_view(service().get(tenant(), campaign_ref(campaign_id)))
 
 
 @route("PATCH", "/batch-calls/<campaign_id>")
 def patch_campaign(
     campaign_id: str, changes: Annotated[PatchCampaignRequest, Body()]
 ) -> dict[str, Any]:
-    return campaign_view(service().patch(tenant(), campaign_id, changes))
+    return campaign_view(service().patch(tenant(), campaign_ref(campaign_id), changes))
 
 
 @route("DELETE", "/batch-calls/<campaign_id>")
 def delete_campaign(campaign_id: str) -> Response[Any]:
-    service().delete(tenant(), campaign_id)
+    service().delete(tenant(), campaign_ref(campaign_id))
     return Response(status_code=204, body="")
 
 
 def _control(action: str, campaign_id: str) -> Response[Any]:
-    record = getattr(service(), action)(tenant(), campaign_id)
+    record = getattr(service(), action)(tenant(), campaign_ref(campaign_id))
     body = campaign_view(record)
     return json_response(202 if action in ("schedule", "resume") else 200, body)
 
@@ -251,7 +287,7 @@ def cancel_campaign(campaign_id: str) -> Response[Any]:
 def add_contacts(
     campaign_id: str, request: Annotated[AddContactsRequest, Body()]
 ) -> dict[str, Any]:
-    return service().add_contacts(tenant(), campaign_id, request.contacts).as_dict()
+    return service().add_contacts(tenant(), campaign_ref(campaign_id), request.contacts).as_dict()
 
 
 @route("GET", "/batch-calls/<campaign_id>/contacts")
@@ -261,7 +297,9 @@ def list_contacts(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    campaign, page = service().list_contacts(tenant(), campaign_id, status, limit, cursor)
+    campaign, page = service().list_contacts(
+        tenant(), campaign_ref(campaign_id), status, limit, cursor
+    )
     timezone = campaign.settings["timezone"]
     return {
         "items": [contact_view(c, timezone) for c in page.items],
@@ -271,13 +309,17 @@ def list_contacts(
 
 @route("GET", "/batch-calls/<campaign_id>/contacts/<contact_id>")
 def get_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
-    campaign, contact = service().get_contact(tenant(), campaign_id, contact_id)
+    campaign, contact = service().get_contact(
+        tenant(), campaign_ref(campaign_id), contact_ref(contact_id)
+    )
     return contact_view(contact, campaign.settings["timezone"])
 
 
 @route("DELETE", "/batch-calls/<campaign_id>/contacts/<contact_id>")
 def cancel_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
-    campaign, contact = service().cancel_contact(tenant(), campaign_id, contact_id)
+    campaign, contact = service().cancel_contact(
+        tenant(), campaign_ref(campaign_id), contact_ref(contact_id)
+    )
     return contact_view(contact, campaign.settings["timezone"])
 
 
@@ -290,6 +332,19 @@ def openapi_document() -> Response[Any]:
 
 def _method_not_allowed(**_: Any) -> Response[Any]:
     return error_response(405, "method_not_allowed", "this path does not take that method")
+
+
+@cache
+def _path_patterns() -> tuple[re.Pattern[str], ...]:
+    """Each route's path as a regex, `<name>` matching one segment."""
+    return tuple(
+        re.compile(
+            "/".join(
+                "[^/]+" if part.startswith("<") else re.escape(part) for part in path.split("/")
+            )
+        )
+        for path in _methods_by_path
+    )
 
 
 for _path, _methods in _methods_by_path.items():
@@ -310,8 +365,17 @@ def _body_size(event: dict[str, Any]) -> int:
 def _api_key(headers: dict[str, str]) -> str:
     authorization = headers.get("authorization", "")
     if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return headers.get("x-api-key", "").strip()
+        key = authorization[7:].strip()
+    else:
+        key = headers.get("x-api-key", "").strip()
+    # Keys are printable ASCII; anything else (even a lone surrogate) matches no key.
+    return key if key.isascii() and key.isprintable() else ""
+
+
+def route_path(event: dict[str, Any]) -> str:
+    """The path routes match: rawPath less the stage (`/prod/openapi.json` on a named
+    stage is `/openapi.json`), exactly as the resolver reads it."""
+    return APIGatewayProxyEventV2(event).path
 
 
 def _refusal(status: int, code: str, message: str) -> dict[str, Any]:
@@ -331,7 +395,7 @@ def _gatekeeper(event: dict[str, Any]) -> dict[str, Any] | None:
             "payload_too_large",
             "bodies are limited to 5 MB; send larger lists as contact files",
         )
-    if event.get("rawPath") == "/openapi.json":
+    if route_path(event) == "/openapi.json":
         return None
     tenant_id = tenant_for_key(_api_key(event["headers"]))
     if tenant_id is None:
@@ -347,16 +411,15 @@ def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
     (curl -d sends form encoding by default), and headers are matched case-insensitively."""
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     headers["content-type"] = "application/json"
-    if event.get("isBase64Encoded") and event.get("body"):
+    body = event.get("body")
+    if not isinstance(body, str | None):
+        body = "\x00"  # not what API Gateway sends: refused as malformed JSON
+    elif event.get("isBase64Encoded") and body:
         try:
-            event = {
-                **event,
-                "body": base64.b64decode(event["body"]).decode(),
-                "isBase64Encoded": False,
-            }
-        except (ValueError, UnicodeDecodeError):
-            event = {**event, "body": "\x00", "isBase64Encoded": False}
-    return {**event, "headers": headers}
+            body = base64.b64decode(body, validate=True).decode()
+        except (binascii.Error, ValueError):
+            body = "\x00"  # not base64 or not UTF-8: refused as malformed JSON
+    return {**event, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -3,16 +3,20 @@ voice provider (API.md "Provider"). Idempotent on call_id."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.provider_http import ProviderSecret
 from batchcalls.clock import current_clock
 from batchcalls.domain.outcomes import PROVIDER_OUTCOMES, signature_problem
 from batchcalls.errors import ErrorBody, ErrorDetail
+from batchcalls.models.json_body import parse_json_body
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
 from batchcalls.services.delivery_wiring import (
@@ -31,7 +35,7 @@ class ProviderOutcome(BaseModel):
 
     call_id: StrictStr = Field(min_length=1, max_length=200)
     status: StrictStr
-    duration_seconds: int | None = Field(default=None, ge=0)
+    duration_seconds: int | None = Field(default=None, ge=0, le=7 * 86_400)
     summary: StrictStr | None = Field(default=None, max_length=10_000)
     opt_out: StrictBool = False
 
@@ -64,22 +68,54 @@ def _error(status: int, code: str, message: str, details: list[ErrorDetail] | No
     )
 
 
+def _raw_body(event: dict[str, Any]) -> bytes | None:
+    """The body's bytes exactly as signed; None when API Gateway's base64 is broken."""
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return None
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def _header(name: str) -> str | None:
+    for key, value in (app.current_event.get("headers") or {}).items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
+
+
+@app.not_found
+def _not_found(_: NotFoundError) -> Response[Any]:
+    if app.current_event.path == "/provider/events":
+        return _error(405, "method_not_allowed", "this path takes POST only")
+    return _error(404, "not_found", "no such resource")
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    # Last resort, still in the contract's error shape (the provider retries a 5xx).
+    logger.exception("unexpected error", error_type=type(error).__name__)
+    return _error(500, "internal_error", "something went wrong on our side")
+
+
 @app.post("/provider/events")
 def provider_events() -> Response[Any]:
-    event = app.current_event
-    raw = event.decoded_body or ""
-    raw_bytes = raw.encode() if isinstance(raw, str) else raw
+    raw_bytes = _raw_body(app.current_event.raw_event)
+    if raw_bytes is None:
+        return _error(400, "invalid_json", "the body is not valid base64")
     now_seconds = current_clock().now().timestamp()
-    problem = signature_problem(
-        _secret().get(), event.headers.get("x-signature"), raw_bytes, now_seconds
-    )
+    problem = signature_problem(_secret().get(), _header("x-signature"), raw_bytes, now_seconds)
     if problem is not None:
         logger.warning("provider callback refused", problem=problem)
         return _error(401, "unauthorized", problem)
     try:
-        body = json.loads(raw_bytes or b"null")
-    except ValueError:
-        return _error(400, "invalid_json", "the body is not valid JSON")
+        body = parse_json_body(raw_bytes or b"null")
+    except json.JSONDecodeError as error:
+        return _error(400, "invalid_json", f"the body is not valid JSON: {error.msg}")
     try:
         outcome = ProviderOutcome.model_validate(body)
     except ValidationError as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ PROVIDER_OUTCOMES: frozenset[str] = frozenset({"completed", "no_answer", "busy",
 SIGNATURE_MAX_AGE_SECONDS = 300
 # A signature stamped this far ahead of our clock is refused too (clock skew allowance).
 SIGNATURE_MAX_SKEW_SECONDS = 60
+MAX_SIGNATURE_HEADER_LENGTH = 1_000
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 # --------------------------------------------------------------------------- signatures
@@ -30,13 +34,17 @@ def signature_problem(
     """None when the header signs the body with the secret recently enough; else why not."""
     if not header:
         return "the X-Signature header is missing"
+    if len(header) > MAX_SIGNATURE_HEADER_LENGTH or not header.isascii():
+        return "the X-Signature header is not t=<unix seconds>,v1=<hex>"
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
         if sep:
             parts.setdefault(key, []).append(value)
     stamps = parts.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    # ASCII digits only ("²".isdigit() is true) and few of them: a float of a 400-digit
+    # number overflows.
+    if len(stamps) != 1 or not _UNIX_SECONDS.fullmatch(stamps[0]):
         return "the X-Signature header has no valid t="
     timestamp = int(stamps[0])
     if now_seconds - timestamp > SIGNATURE_MAX_AGE_SECONDS:
@@ -44,7 +52,8 @@ def signature_problem(
     if timestamp - now_seconds > SIGNATURE_MAX_SKEW_SECONDS:
         return "the signature is from the future"
     expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    given = [v.lower() for v in parts.get("v1", []) if _HEX_SHA256.fullmatch(v)]
+    if not any(hmac.compare_digest(expected, v) for v in given):
         return "the signature does not match"
     return None
 

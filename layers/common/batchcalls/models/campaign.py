@@ -22,6 +22,16 @@ from batchcalls.domain.phones import InvalidPhoneNumber, is_known_timezone, norm
 from batchcalls.models.base import ApiModel
 
 MAX_CONTACTS_PER_REQUEST = 10_000
+# Dates and instants the API takes: far enough for any campaign, near enough that no
+# conversion between timezones overflows Python's datetime (years 1..9999).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+# A contact's size is capped so its item (with the provider's summary, up to 10,000
+# characters) always fits DynamoDB's 400 KB: name <= 200 characters, at most
+# MAX_VARIABLES variables, names <= 100 characters, values <= 4,000 characters, and
+# names and values together <= MAX_VARIABLES_BYTES bytes of UTF-8.
+MAX_VARIABLES = 100
+MAX_VARIABLES_BYTES = 32_768
+MAX_PHONE_LENGTH = 64
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 Rotation = Literal["sequential", "random", "round_robin"]
@@ -57,6 +67,23 @@ def _e164(value: str) -> str:
         raise ValueError(str(error)) from None
 
 
+def _in_supported_years(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31")
+    return value
+
+
+def _variables_size(variables: dict[str, str] | None) -> dict[str, str] | None:
+    if variables is None:
+        return None
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    if size > MAX_VARIABLES_BYTES:
+        raise ValueError(
+            f"variables take {size} bytes of UTF-8; at most {MAX_VARIABLES_BYTES} are allowed"
+        )
+    return variables
+
+
 def _webhook_url(value: str) -> str:
     if len(value) > 2048:
         raise ValueError("URL longer than 2048 characters")
@@ -75,6 +102,17 @@ E164 = Annotated[StrictStr, AfterValidator(_e164)]
 WebhookUrl = Annotated[StrictStr, AfterValidator(_webhook_url)]
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=100)]
 Weekday = Annotated[StrictInt, Field(ge=1, le=7)]
+ScheduledAt = Annotated[
+    datetime,
+    AfterValidator(_in_supported_years),
+    Field(
+        description="ISO 8601; a naive value is read in `timezone`. Not in the past, "
+        f"years {FIRST_YEAR}..{LAST_YEAR}."
+    ),
+]
+CalendarDate = Annotated[date, AfterValidator(_in_supported_years)]
+VariableName = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+VariableValue = Annotated[StrictStr, Field(max_length=4_000)]
 
 
 class RetryStrategy(ApiModel):
@@ -93,12 +131,12 @@ class SchedulingFields(ApiModel):
     """Fields that decide when calls happen; a change to any of them re-plans."""
 
     schedule_type: ScheduleType | None = None
-    scheduled_at: datetime | None = None
+    scheduled_at: ScheduledAt | None = None
     timezone: TimezoneName | None = None
     start_time: StartTime | None = None
     end_time: EndTime | None = None
     working_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
-    blackout_dates: Annotated[list[date], Field(max_length=366)] | None = None
+    blackout_dates: Annotated[list[CalendarDate], Field(max_length=366)] | None = None
     max_calls_per_day: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None
     max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
     max_concurrent_calls: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
@@ -147,7 +185,7 @@ class CreateOptions(ApiModel):
 
     priority: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
     max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
-    scheduled_at: datetime | None = None
+    scheduled_at: ScheduledAt | None = None
     timezone: TimezoneName | None = None
     retry_strategy: RetryStrategy | None = None
     webhooks: Webhooks | None = None
@@ -190,10 +228,32 @@ class AddContactsRequest(ApiModel):
 
 
 class ContactIn(ApiModel):
-    phone_number: StrictStr
+    """One contact row. Its size is capped so that a stored contact always fits a
+    DynamoDB item (400 KB) whatever happens to it later."""
+
+    phone_number: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=MAX_PHONE_LENGTH,
+            description="Any format `phonenumbers` reads with a country code; stored in E.164.",
+        ),
+    ]
     name: Annotated[StrictStr, Field(max_length=200)] | None = None
     timezone: TimezoneName | None = None
-    variables: dict[StrictStr, StrictStr] | None = None
+    variables: (
+        Annotated[
+            dict[VariableName, VariableValue],
+            Field(
+                max_length=MAX_VARIABLES,
+                description=f"At most {MAX_VARIABLES} variables: names of 1..100 characters, "
+                f"values of up to 4,000, all names and values together at most "
+                f"{MAX_VARIABLES_BYTES:,} bytes of UTF-8. Passed to the agent with the call.",
+            ),
+            AfterValidator(_variables_size),
+        ]
+        | None
+    ) = None
 
     extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {"phone_number": ("phone",)}
 
