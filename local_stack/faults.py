@@ -211,7 +211,7 @@ class Fault:
 
     def as_dict(self, now: datetime) -> dict[str, Any]:
         shown = {
-            k: (getattr(v, "__name__", "callable") if callable(v) else v)
+            k.lstrip("_"): (getattr(v, "__name__", "callable") if callable(v) else v)
             for k, v in self.fields.items()
         }
         return {

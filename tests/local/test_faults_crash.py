@@ -7,7 +7,15 @@ import pytest
 
 from local_stack.aws_requests import InvocationCrashed
 from tests.local.conftest import LOCAL_START
-from tests.local.helpers import act, actor_results, calls_of, item, place_call, send_act
+from tests.local.helpers import (
+    act,
+    actor_results,
+    calls_of,
+    item,
+    place_call,
+    put_event,
+    send_act,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +92,18 @@ def test_a_crashed_tick_is_retried_as_lambda_retries_an_async_invocation(mini_st
         (f"schedule {rule} (retry 1)", "ok"),
         (f"schedule {rule}", "ok"),
     ]
+
+
+def test_a_crashed_async_invocation_is_not_retried_when_its_invoke_config_says_so(
+    mini_stack, faults
+):
+    # Given ListenerFunction's EventInvokeConfig: MaximumRetryAttempts 0
+    faults.add(kind="crash", function="ListenerFunction", after="dynamodb.PutItem")
+    # When an event reaches it through its rule, and three minutes pass
+    put_event(mini_stack, "mini-bus", "mini", "thing.happened", {"n": 1})
+    mini_stack.advance(180)
+    # Then it ran once, and died
+    assert [r.outcome for r in faults.recorder("ListenerFunction")] == ["crashed"]
 
 
 def test_a_crashed_http_invocation_answers_502_as_api_gateway_does(mini_stack, faults):
