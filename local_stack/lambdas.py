@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any, Protocol
@@ -30,6 +33,32 @@ ASYNC_RETRY_DELAYS = (60, 120)
 
 class Throttled(Exception):
     """No concurrency left for an invocation that may not wait (work run inside another)."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What invokes a function: its name (the recorder shows it), how to deliver it again
+    (an interleaved "redeliver"), whether the invocation may wait for a concurrency slot."""
+
+    name: str | None = None
+    redeliver: Callable[[], str] | None = None
+    wait: bool = True
+
+
+_trigger: ContextVar[Trigger | None] = ContextVar("local_stack_trigger", default=None)
+
+
+@contextlib.contextmanager
+def triggered(
+    name: str | None, redeliver: Callable[[], str] | None = None, wait: bool = True
+) -> Iterator[None]:
+    """The next `invoke(event)` in this context is by this trigger. Call sites say it this
+    way, so a test that wraps `function.invoke(event)` keeps working."""
+    token = _trigger.set(Trigger(name, redeliver, wait))
+    try:
+        yield
+    finally:
+        _trigger.reset(token)
 
 
 class InvocationObserver(Protocol):
@@ -133,26 +162,26 @@ class LocalFunction:
         if self.module is not None:
             sys.modules.pop(self.module.__name__, None)
 
-    def invoke(
-        self,
-        event: Any,
-        trigger: str | None = None,
-        *,
-        redeliver: Callable[[], str] | None = None,
-        wait: bool = True,
-    ) -> Any:
+    def invoke(self, event: Any, trigger: str | None = None) -> Any:
         """One synchronous invocation; the handler's exception propagates, and so does
-        `InvocationCrashed` when a fault ends it. `trigger` names what invoked it (the
-        recorder shows it); `redeliver` delivers the same trigger again (an interleaved
-        fault's "redeliver"). Without `wait`, a function at its reserved concurrency
-        raises Throttled instead of waiting for a slot."""
+        `InvocationCrashed` when a fault ends it. The trigger (`triggered(...)` around the
+        call, or `trigger`) names what invoked it; a function at its reserved concurrency
+        raises Throttled instead of waiting when the trigger may not wait."""
+        pending = _trigger.get() or Trigger()
+        token = _trigger.set(None)  # invocations made inside start afresh
+        try:
+            return self._invoke(event, trigger or pending.name, pending)
+        finally:
+            _trigger.reset(token)
+
+    def _invoke(self, event: Any, name: str | None, trigger: Trigger) -> Any:
         handler = self.handler()
-        if self._slots is not None and not self._slots.acquire(blocking=wait):
+        if self._slots is not None and not self._slots.acquire(blocking=trigger.wait):
             raise Throttled(f"{self.logical_id} is at its reserved concurrency")
         try:
             self.invocations += 1
-            with aws_requests.invocation(self.logical_id, trigger, event) as current:
-                current.redeliver = redeliver
+            with aws_requests.invocation(self.logical_id, name, event) as current:
+                current.redeliver = trigger.redeliver
                 if self.observer is not None:
                     self.observer.invocation_started(current)
                 outcome = "error"
@@ -210,7 +239,8 @@ class Functions:
             def run(now: datetime) -> None:
                 trigger = source if number == 1 else f"{source} (retry {number - 1})"
                 try:
-                    function.invoke(event, trigger, wait=wait)
+                    with triggered(trigger, wait=wait):
+                        function.invoke(event)
                     outcomes.append("ok")
                 except Throttled:
                     outcomes.append("throttled, runs later")

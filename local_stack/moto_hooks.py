@@ -371,12 +371,13 @@ def _install_s3_hooks() -> None:
 
 
 class _TablesNotCopied:
-    """Stands for `copy` in moto's DynamoDB backend: while the runtime listens, a
-    transaction's whole-table backup is the table itself (the hook below backs up items)."""
+    """Stands for `copy` in moto's DynamoDB backend: inside the transaction hook below
+    (which backs up the items a transaction names), its whole-table backup is the table
+    itself."""
 
     @staticmethod
     def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if _listener is not None and isinstance(value, Table):
+        if getattr(_state, "in_transaction", False) and isinstance(value, Table):
             return value
         return copy.deepcopy(value, memo)
 
@@ -453,30 +454,37 @@ def _install_dynamodb_query_hook() -> None:
     table_class.query = query
 
 
+_transaction_lock = threading.RLock()
+
+
 def _install_dynamodb_transaction_hook() -> None:
     backend_class: Any = dynamodb_models.DynamoDBBackend
     original = backend_class.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        if _listener is None:
-            return original(self, transact_items)
-        backup = []
-        for table, key in _transaction_keys(self, transact_items):
-            current = _original_get_item(table, *_typed_key(table, key))
-            backup.append((table, key, copy.deepcopy(current)))
-        _state.stream_buffer = []
-        try:
-            result = original(self, transact_items)
-        except Exception:
-            for table, key, item in reversed(backup):
-                _put_back(table, key, item)
-            raise
-        else:
-            for shard, record in _state.stream_buffer:
-                _append_stream_record(shard, record)
-            return result
-        finally:
-            _state.stream_buffer = None
+        # Always on, listener or not (the outcome is moto's own): moto's transactions are
+        # not safe across threads (its whole-table backup iterates tables other threads
+        # write), and the code under test runs transactions from worker threads.
+        with _transaction_lock:
+            backup = []
+            for table, key in _transaction_keys(self, transact_items):
+                current = _original_get_item(table, *_typed_key(table, key))
+                backup.append((table, key, copy.deepcopy(current)))
+            _state.stream_buffer = [] if _listener is not None else None
+            _state.in_transaction = True
+            try:
+                result = original(self, transact_items)
+            except Exception:
+                for table, key, item in reversed(backup):
+                    _put_back(table, key, item)
+                raise
+            else:
+                for shard, record in _state.stream_buffer or []:
+                    _append_stream_record(shard, record)
+                return result
+            finally:
+                _state.stream_buffer = None
+                _state.in_transaction = False
 
     dynamodb_models.copy = _TablesNotCopied  # type: ignore[assignment]
     backend_class.transact_write_items = transact_write_items

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from local_stack.aws_requests import InvocationCrashed
 from local_stack.deploy import SqsMapping
-from local_stack.lambdas import LocalFunction, Throttled
+from local_stack.lambdas import LocalFunction, Throttled, triggered
 from local_stack.loop import EventLoop
 
 if TYPE_CHECKING:
@@ -253,9 +253,8 @@ class QueueLedger:
         error: BaseException | None = None
         trigger = f"sqs {self.queue.name}"
         try:
-            result = self.function.invoke(
-                event, trigger, redeliver=lambda: self.redeliver(batch, trigger)
-            )
+            with triggered(trigger, redeliver=lambda: self.redeliver(batch, trigger)):
+                result = self.function.invoke(event)
         except InvocationCrashed as raised:
             error = raised
             log.warning("%s crashed on a batch of %s", self.function.logical_id, self.queue.name)
@@ -278,7 +277,8 @@ class QueueLedger:
             record["receiptHandle"] = f"{message.receipt_handle}-again"
             records.append(record)
         try:
-            self.function.invoke({"Records": records}, f"{trigger} (delivered again)", wait=False)
+            with triggered(f"{trigger} (delivered again)", wait=False):
+                self.function.invoke({"Records": records})
             return "ok"
         except Throttled:
             self.loop.call_soon(

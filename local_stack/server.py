@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 from local_stack.aws_requests import InvocationCrashed
 from local_stack.faults import FaultError
 from local_stack.http_api import BadFunctionResponse, HttpRequest, build_event, to_response
+from local_stack.lambdas import triggered
 from local_stack.provider import iso
 
 if TYPE_CHECKING:
@@ -155,7 +156,8 @@ class ApiApp:
         event = build_event(match, http_request, stack.now())
         function = stack.functions[match.route.function]
         try:
-            result = function.invoke(event, f"http {match.route.route_key}")
+            with triggered(f"http {match.route.route_key}"):
+                result = function.invoke(event)
             answer = to_response(result, match.route.payload_format)
         except InvocationCrashed:
             # API Gateway's answer when the function dies (a crash fault).

@@ -36,7 +36,7 @@ from local_stack.deploy import Deployer, Deployment, ScheduleRule
 from local_stack.eventbus import EventTargets, iso_seconds, target_input
 from local_stack.faults import Faults, install_serial_executor
 from local_stack.http_api import RouteTable
-from local_stack.lambdas import Functions, Throttled
+from local_stack.lambdas import Functions, Throttled, triggered
 from local_stack.loop import EventLoop
 from local_stack.moto_server import MotoServer
 from local_stack.provider import ProviderSettings, SimulatedProvider
@@ -194,7 +194,8 @@ class _Actions:
     def invoke(self, function: str, event: Any, trigger: str) -> str:
         functions = self.stack.functions
         try:
-            functions[function].invoke(event, trigger, wait=False)
+            with triggered(trigger, wait=False):
+                functions[function].invoke(event)
             return f"{function}: ok"
         except Throttled:
             functions.invoke_async(functions[function], event, trigger)

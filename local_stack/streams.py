@@ -33,7 +33,7 @@ from moto.events.models import EventPattern
 
 from local_stack.aws_requests import InvocationCrashed
 from local_stack.deploy import StreamMapping
-from local_stack.lambdas import LocalFunction
+from local_stack.lambdas import LocalFunction, triggered
 from local_stack.loop import EventLoop
 
 if TYPE_CHECKING:
@@ -204,9 +204,8 @@ class StreamPoller:
         """(index in the batch of the first failed record or None, whether the function failed)."""
         self.log.invocations += 1
         try:
-            result = self.function.invoke(
-                {"Records": records}, trigger=f"dynamodb stream {self.mapping.table}"
-            )
+            with triggered(f"dynamodb stream {self.mapping.table}"):
+                result = self.function.invoke({"Records": records})
         except (Exception, InvocationCrashed):
             log.exception(
                 "%s failed on a batch of the %s stream",
