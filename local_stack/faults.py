@@ -10,7 +10,7 @@ Request faults see every AWS request a function makes (`aws_requests`). A reques
 addressed by its name (`service`/`operation`, or `after`/`at` as "<service>.<operation>"),
 `nth` (the n-th request of that name in the invocation, from 1), `index` (the i-th
 request of the invocation, from 0) and `invocation` (the function's i-th invocation since
-the stack started, from 0); every given field must match.
+the stack started or `clear_recorder()`, from 0); every given field must match.
 
 - `aws_error` {error, ...}: `throttle`, `conflict`, `internal`, `timeout` refuse the
   request with what botocore would raise (nothing is performed);
@@ -467,7 +467,7 @@ class Faults:
         self.writes.clear()
 
     def recorder(self, function: str | None = None) -> list[RecordedInvocation]:
-        """Every invocation since the stack started (or `clear_recorder()`), in order, with
+        """Every invocation since the stack started or `clear_recorder()` (the last 20,000), in order, with
         the names of its AWS requests in order: run once, then fault each index in turn."""
         with self._lock:
             invocations = list(self._recorded)
@@ -478,8 +478,10 @@ class Faults:
         ]
 
     def clear_recorder(self) -> None:
+        """Forget the invocations recorded so far; `invocation` numbers count from 0 again."""
         with self._lock:
             self._recorded.clear()
+            self._ordinals.clear()
 
     # ------------------------------------------------------------ invocations
     def invocation_started(self, invocation: Invocation) -> None:

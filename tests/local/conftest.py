@@ -72,11 +72,13 @@ def live_stack() -> Iterator[LocalStack]:
 def faults() -> Iterator[Faults]:
     """The faults of the stack already started by an earlier fixture of the test (list
     `faults` after `mini_stack` or `live_stack`), in `serial` mode (the same scenario
-    makes the same requests in the same order); cleared after the test."""
+    makes the same requests in the same order), its recorder empty (invocations counted
+    from 0); the faults are cleared after the test."""
     stack = LocalStack.active()
     if stack is None:
         raise RuntimeError("start a stack first: list `faults` after mini_stack or live_stack")
     stack.faults.serial = True
+    stack.faults.clear_recorder()
     try:
         yield stack.faults
     finally:
