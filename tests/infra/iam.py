@@ -67,11 +67,25 @@ def role_of(template: dict[str, Any], function: str) -> str:
     return str(target[0])
 
 
-def grants(resolver: Resolver, function: str) -> list[Grant]:
-    """Every (action, resource) the function's role allows through its inline policies."""
+def is_destination_policy(function: str, policy_name: str) -> bool:
+    """SAM's policy for an event source's OnFailure destination (`<Function><Event>SQSPolicy`
+    or `...SNSPolicy`): the Lambda service sends there, not the function's code."""
+    return (
+        policy_name.startswith(function)
+        and policy_name.endswith(("SQSPolicy", "SNSPolicy"))
+        and not policy_name.startswith(f"{function}RolePolicy")
+    )
+
+
+def grants(resolver: Resolver, function: str, service: bool = False) -> list[Grant]:
+    """Every (action, resource) the function's role allows through its inline policies:
+    those the code uses, or (`service=True`) those SAM adds for the Lambda service to
+    send a failed batch to an event source's OnFailure destination."""
     role = resolver.template["Resources"][role_of(resolver.template, function)]
     found = []
     for policy in resolver.resolve(role["Properties"].get("Policies", [])):
+        if is_destination_policy(function, policy["PolicyName"]) != service:
+            continue
         document = policy["PolicyDocument"]
         for statement in _as_list(document["Statement"]):
             unsupported = {"NotAction", "NotResource", "Condition", "NotPrincipal"} & set(statement)
@@ -85,6 +99,21 @@ def grants(resolver: Resolver, function: str) -> list[Grant]:
                     found.append(
                         Grant(policy["PolicyName"], statement.get("Sid"), action, resource)
                     )
+    return found
+
+
+def failure_destinations(resolver: Resolver, function: str) -> set[str]:
+    """ARNs of the OnFailure destinations of the function's event source mappings."""
+    found = set()
+    for resource in resolver.resources().values():
+        properties = resource["Properties"]
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        if properties.get("FunctionName") != resolver.ref(function):
+            continue
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {})
+        if destination.get("Destination"):
+            found.add(str(destination["Destination"]))
     return found
 
 

@@ -22,8 +22,10 @@ FUNCTIONS = sorted(functions())
 TABLES = sorted(resources_of_type("AWS::DynamoDB::Table"))
 ALARMS = resources_of_type("AWS::CloudWatch::Alarm")
 TOPIC = "AlarmTopic"
+# IAM actions that are no API operation of their own: the operation SystemErrors names.
+OPERATION_OF_ACTION = {"dynamodb:ConditionCheckItem": "TransactWriteItems"}
 # Tables whose items the code marks done with `ttl` (epoch seconds).
-TTL_TABLES = {"SlotsTable": "ttl", "CoordinationTable": "ttl"}
+TTL_TABLES = {"SlotsTable": "ttl", "CoordinationTable": "ttl", "OutboxTable": "ttl"}
 
 
 def dimension_targets(metric: dict[str, Any], name: str) -> set[str]:
@@ -183,7 +185,11 @@ def granted_operations(table: str) -> set[str]:
                 actions = statement["Action"]
                 actions = actions if isinstance(actions, list) else [actions]
                 if named:
-                    operations |= {a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:")}
+                    operations |= {
+                        OPERATION_OF_ACTION.get(a, a.split(":", 1)[1])
+                        for a in actions
+                        if a.startswith("dynamodb:")
+                    }
     return operations
 
 

@@ -19,7 +19,7 @@ from batchcalls.adapters.tables import ContactRecord
 from local_stack.template import SamTemplate
 from tests.infra.cloudformation import Account, IntrinsicError, Resolver
 from tests.infra.facts import functions, resource_fields, settings_models, settings_used_by
-from tests.infra.iam import Need, grants
+from tests.infra.iam import Need, failure_destinations, grants
 from tests.support.template import TEMPLATE
 
 FUNCTIONS = sorted(functions())
@@ -47,6 +47,7 @@ NEEDS: dict[str, set[str]] = {
         "COORDINATION_TABLE",
         "PLANNING_QUEUE_URL",
         "CALL_QUEUE_URL",
+        "OUTBOX_TABLE",
     },
     "DispatcherFunction": {
         "CAMPAIGNS_TABLE",
@@ -63,6 +64,7 @@ NEEDS: dict[str, set[str]] = {
         "COORDINATION_TABLE",
         "CALL_QUEUE_URL",
         "EVENT_BUS_NAME",
+        "OUTBOX_TABLE",
     },
     "ProviderEventsFunction": {
         "CAMPAIGNS_TABLE",
@@ -72,6 +74,18 @@ NEEDS: dict[str, set[str]] = {
         "CALL_QUEUE_URL",
         "EVENT_BUS_NAME",
         "PROVIDER_SECRET_NAME",
+        "OUTBOX_TABLE",
+    },
+    "PublisherFunction": {"OUTBOX_TABLE", "EVENT_BUS_NAME"},
+    "SweeperFunction": {
+        "CAMPAIGNS_TABLE",
+        "CONTACTS_TABLE",
+        "SLOTS_TABLE",
+        "COORDINATION_TABLE",
+        "OUTBOX_TABLE",
+        "CALL_QUEUE_URL",
+        "CALL_DEAD_LETTER_QUEUE_URL",
+        "EVENT_BUS_NAME",
     },
 }
 
@@ -257,6 +271,17 @@ def test_every_table_a_functions_own_settings_add_is_granted(
             continue
         arn = resolver.account.table_arn(variables[field.upper()])
         assert arn in resources, f"{function} may not use its {field} ({arn})"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_service_may_send_only_to_the_functions_failure_destinations(
+    resolver: Resolver, function: str
+) -> None:
+    # SAM's own grant for an OnFailure destination: sending there, and nothing else.
+    service = {(g.action, g.resource) for g in grants(resolver, function, service=True)}
+
+    expected = {("sqs:SendMessage", arn) for arn in failure_destinations(resolver, function)}
+    assert service == expected
 
 
 # ---------------------------------------------------------------------- parameters
