@@ -399,6 +399,8 @@ class LocalStack:
         for ledger in self.ledgers.values():
             # Whatever reached the queue while the stack was deployed (S3's test event).
             self.loop.call_soon(f"receive {ledger.queue.name}", ledger.pull)
+        for poller in self.streams.all():
+            poller.schedule_poll()  # whatever was written while the stack was deployed
         for rule in self.deployment.schedules:
             self._schedule(rule)
         self._register_api_keys()
