@@ -354,14 +354,24 @@ _serial_source: Callable[[], bool] = lambda: False  # noqa: E731
 
 
 class _MaybeSerialExecutor:
-    """Stands for ThreadPoolExecutor inside `batchcalls.concurrency`: with `serial` on, the
-    items run one after another in the caller's thread, in order; else in real threads."""
+    """Stands for ThreadPoolExecutor inside `batchcalls.concurrency`. Each `map`/`submit`
+    asks `serial` at the time of the call: on, the items run one after another in the
+    caller's thread, in order; off, in the real pool (made at first use, then kept, so a
+    long-lived shared pool stays one)."""
 
     _local_stack = True
     real: Any = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._pool = None if _serial_source() else type(self).real(*args, **kwargs)
+    def __init__(self, *args: Any, wrapping: Any = None, **kwargs: Any) -> None:
+        self._args, self._kwargs = args, kwargs
+        self._pool = wrapping
+        self._lock = threading.Lock()
+
+    def _real(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                self._pool = type(self).real(*self._args, **self._kwargs)
+            return self._pool
 
     def __enter__(self) -> _MaybeSerialExecutor:
         return self
@@ -370,13 +380,13 @@ class _MaybeSerialExecutor:
         self.shutdown(wait=True)
 
     def map(self, function: Callable[..., Any], *iterables: Any, **kwargs: Any) -> Iterator[Any]:
-        if self._pool is not None:
-            return self._pool.map(function, *iterables, **kwargs)  # type: ignore[no-any-return]
-        return map(function, *iterables)
+        if _serial_source():
+            return map(function, *iterables)
+        return self._real().map(function, *iterables, **kwargs)  # type: ignore[no-any-return]
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        if self._pool is not None:
-            return self._pool.submit(function, *args, **kwargs)  # type: ignore[no-any-return]
+        if not _serial_source():
+            return self._real().submit(function, *args, **kwargs)  # type: ignore[no-any-return]
         future: Future[Any] = Future()
         try:
             future.set_result(function(*args, **kwargs))
@@ -390,7 +400,9 @@ class _MaybeSerialExecutor:
 
 
 def install_serial_executor(source: Callable[[], bool]) -> bool:
-    """Let `source()` decide, per `parallel_map` call, whether its items run serially."""
+    """Let `source()` decide, at each `parallel_map` call, whether its items run serially:
+    through `batchcalls.concurrency.set_serial(predicate)` if the package offers it, else
+    by standing in for its ThreadPoolExecutor (a pool per call, or one kept in `_pool`)."""
     global _serial_source
     try:
         from batchcalls import concurrency
@@ -398,12 +410,19 @@ def install_serial_executor(source: Callable[[], bool]) -> bool:
         return False
     with _serial_lock:
         _serial_source = source
+        supported = getattr(concurrency, "set_serial", None)
+        if callable(supported):  # the package's own switch, if it has one
+            supported(source)
+            return True
         current = getattr(concurrency, "ThreadPoolExecutor", None)
         if current is None:
             return False
         if not getattr(current, "_local_stack", False):
             _MaybeSerialExecutor.real = current
             concurrency.ThreadPoolExecutor = _MaybeSerialExecutor  # type: ignore[assignment,misc]
+        shared = getattr(concurrency, "_pool", None)
+        if shared is not None and not getattr(shared, "_local_stack", False):
+            concurrency._pool = _MaybeSerialExecutor(wrapping=shared)  # type: ignore[assignment,attr-defined]
     return True
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from local_stack import aws_requests
 from local_stack.faults import FaultError, Faults
-from tests.local.conftest import LOCAL_START
+from tests.local.conftest import LOCAL_START, MINI_TEMPLATE
 from tests.local.helpers import act, item
 
 pytestmark = pytest.mark.slow
@@ -200,6 +200,18 @@ def test_serial_mode_runs_parallel_map_in_the_callers_thread_in_order(mini_stack
     faults.serial = False
     idents = parallel_map(lambda n: threading.get_ident(), range(4), 4)
     assert threading.get_ident() not in idents
+
+
+def test_serial_mode_holds_for_a_thread_pool_made_before_the_stack(start_local_stack):
+    # Given parallel work before any stack runs (a shared pool may be made then)
+    parallel_map(lambda n: n, range(4), 4)
+    stack = start_local_stack(template=MINI_TEMPLATE)
+    # When
+    stack.faults.serial = True
+    with aws_requests.invocation("ActorFunction"):
+        idents = parallel_map(lambda n: threading.get_ident(), range(4), 4)
+    # Then
+    assert idents == [threading.get_ident()] * 4
 
 
 @pytest.mark.parametrize(
