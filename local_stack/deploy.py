@@ -78,6 +78,7 @@ class StreamMapping:
     filters: list[str]  # FilterCriteria patterns (JSON text)
     on_failure: str | None  # destination ARN (an SQS queue)
     enabled: bool
+    batching_window: int = 0  # MaximumBatchingWindowInSeconds
 
 
 @dataclass
@@ -293,6 +294,7 @@ class Deployer:
             filters=[str(f["Pattern"]) for f in filters if "Pattern" in f],
             on_failure=destination.get("Destination"),
             enabled=enabled,
+            batching_window=int(config.get("MaximumBatchingWindowInSeconds") or 0),
         )
 
     def _sqs_mapping(self, config: dict[str, Any], by_arn: dict[str, str]) -> SqsMapping | None:

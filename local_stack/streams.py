@@ -2,7 +2,7 @@
 
 moto appends a stream record for each write (see `moto_hooks`) and the runtime is told;
 the poller of each mapping reads its shard soon after (a task due at once on the event
-loop) and invokes the function with real Lambda DynamoDB stream records, one batch at a
+loop, or `MaximumBatchingWindowInSeconds` later) and invokes the function with real Lambda DynamoDB stream records, one batch at a
 time, in order, as Lambda does with a one-shard stream:
 
 - `FilterCriteria`: records matching no pattern are dropped (EventBridge pattern syntax,
@@ -110,7 +110,9 @@ class StreamPoller:
             if self._poll_scheduled or self._retry_at is not None:
                 return
             self._poll_scheduled = True
-        self.loop.call_soon(f"poll stream of {self.mapping.table}", self.poll)
+        self.loop.call_later(
+            self.mapping.batching_window, f"poll stream of {self.mapping.table}", self.poll
+        )
 
     # ------------------------------------------------------------ polling (loop)
     def poll(self, now: datetime) -> None:
