@@ -12,7 +12,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -36,10 +38,22 @@ from batchcalls.models.campaign import (
     PatchCampaignRequest,
 )
 from batchcalls.models.json_body import parse_json_body
+from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
+from batchcalls.models.responses import (
+    ERROR_CODES,
+    Campaign,
+    CampaignPage,
+    Contact,
+    ContactPage,
+    ContactsReport,
+    CreatedCampaign,
+    ErrorResponse,
+)
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.campaigns import CampaignService
 from batchcalls.settings import ApiSettings, load_settings
+from pydantic import BaseModel
 
 ContactStatus = Annotated[
     str,
@@ -65,10 +79,56 @@ app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=pars
 _methods_by_path: dict[str, set[str]] = {}
 
 
-def route(method: str, path: str, **kwargs: Any):
-    """Register a route and remember its method, so other methods answer 405."""
+KEY_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": HTTPBearer(description="`Authorization: Bearer <api key>`"),
+    "apiKeyAuth": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
+    "providerSignature": APIKey(
+        name="X-Signature",
+        **{"in": APIKeyIn.header},
+        description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the '
+        "provider secret>`; older than 300 s or not matching is a 401.",
+    ),
+}
+
+
+def documented(
+    success: int, model: type[BaseModel] | None, description: str, errors: tuple[int, ...]
+) -> dict[int, OpenAPIResponse]:
+    """The responses of an operation: its success and each error that can happen (401
+    and 413 can happen on every operation: they are decided before routing)."""
+    content: dict[str, Any] = {"application/json": {"model": model}} if model else {}
+    responses: dict[int, OpenAPIResponse] = {
+        success: {"description": description, "content": content}
+    }
+    for status in sorted({*errors, 401, 413}):
+        responses[status] = {
+            "description": ERROR_CODES[status],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return responses
+
+
+def route(
+    method: str,
+    path: str,
+    success: int,
+    model: type[BaseModel] | None,
+    answer: str,
+    errors: tuple[int, ...],
+    **kwargs: Any,
+):
+    """Register a documented, key-protected route and remember its method, so other
+    methods answer 405."""
     _methods_by_path.setdefault(path, set()).add(method)
-    return app.route(path, method=method, **kwargs)
+    return app.route(
+        path,
+        method=method,
+        status_code=success,
+        responses=documented(success, model, answer, errors),
+        security=KEY_SECURITY,
+        **kwargs,
+    )
 
 
 @cache
@@ -202,9 +262,33 @@ def _created_campaign(request: CreateCampaignRequest) -> dict[str, Any]:
     return body
 
 
-@route("POST", "/batch-calls", status_code=201)
-def create_campaign(request: Annotated[CreateCampaignRequest, Body()]) -> Response[Any]:
-    key = app.current_event.headers.get("idempotency-key")
+@route(
+    "POST",
+    "/batch-calls",
+    201,
+    CreatedCampaign,
+    "Created: a draft, or validated and being planned",
+    (400, 409, 422),
+    summary="Create a campaign",
+    description='Without `"status": "draft"` the campaign is validated (agent, outbound '
+    "numbers, at least one contact) and planned at once: `immediate` becomes `active`, "
+    "`scheduled` becomes `scheduled`. Contacts are judged row by row (`contacts_report`). "
+    "An `Idempotency-Key` header (at most 255 characters) makes a retry return the first "
+    "answer for 24 hours; the same key with another body is a 422.",
+    tags=["campaigns"],
+)
+def create_campaign(
+    request: Annotated[CreateCampaignRequest, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Makes a retried create safe (scoped to the tenant, 24 h).",
+        ),
+    ] = None,
+) -> Response[Any]:
+    key = idempotency_key
     if not key:
         return json_response(201, _created_campaign(request))
     if len(key) > 255:
@@ -227,7 +311,16 @@ def create_campaign(request: Annotated[CreateCampaignRequest, Body()]) -> Respon
     return json_response(201, body)
 
 
-@route("GET", "/batch-calls")
+@route(
+    "GET",
+    "/batch-calls",
+    200,
+    CampaignPage,
+    "A page of campaigns, newest first",
+    (400, 422),
+    summary="List campaigns",
+    tags=["campaigns"],
+)
 def list_campaigns(
     status: Annotated[CampaignStatus | None, Query()] = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
@@ -238,19 +331,48 @@ def list_campaigns(
     return {"items": [campaign_view(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
-@route("GET", "/batch-calls/<campaign_id>")
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>",
+    200,
+    Campaign,
+    "The campaign with its contact counts",
+    (404,),
+    summary="Get a campaign",
+    tags=["campaigns"],
+)
 def get_campaign(campaign_id: str) -> dict[str, Any]:
     return campaign_view(service().get(tenant(), campaign_ref(campaign_id)))
 
 
-@route("PATCH", "/batch-calls/<campaign_id>")
+@route(
+    "PATCH",
+    "/batch-calls/<campaign_id>",
+    200,
+    Campaign,
+    "The campaign as changed",
+    (400, 404, 409, 422),
+    summary="Change a campaign",
+    description="Only the fields given change; `null` clears one. In `scheduled`, `active` "
+    "or `paused`, a change of a scheduling field re-plans the contacts not yet queued.",
+    tags=["campaigns"],
+)
 def patch_campaign(
     campaign_id: str, changes: Annotated[PatchCampaignRequest, Body()]
 ) -> dict[str, Any]:
     return campaign_view(service().patch(tenant(), campaign_ref(campaign_id), changes))
 
 
-@route("DELETE", "/batch-calls/<campaign_id>")
+@route(
+    "DELETE",
+    "/batch-calls/<campaign_id>",
+    204,
+    None,
+    "Deleted",
+    (404, 409),
+    summary="Delete a draft",
+    tags=["campaigns"],
+)
 def delete_campaign(campaign_id: str) -> Response[Any]:
     service().delete(tenant(), campaign_ref(campaign_id))
     return Response(status_code=204, body="")
@@ -262,35 +384,89 @@ def _control(action: str, campaign_id: str) -> Response[Any]:
     return json_response(202 if action in ("schedule", "resume") else 200, body)
 
 
-@route("POST", "/batch-calls/<campaign_id>/schedule")
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/schedule",
+    202,
+    Campaign,
+    "Validated; planning goes on in the background (`planning`)",
+    (404, 409, 422),
+    summary="Schedule a draft",
+    tags=["campaigns"],
+)
 def schedule_campaign(campaign_id: str) -> Response[Any]:
     return _control("schedule", campaign_id)
 
 
-@route("POST", "/batch-calls/<campaign_id>/pause")
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/pause",
+    200,
+    Campaign,
+    "Paused: no call not yet dialled is placed",
+    (404, 409),
+    summary="Pause",
+    tags=["campaigns"],
+)
 def pause_campaign(campaign_id: str) -> Response[Any]:
     return _control("pause", campaign_id)
 
 
-@route("POST", "/batch-calls/<campaign_id>/resume")
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/resume",
+    202,
+    Campaign,
+    "Resumed; what fell due while paused is re-planned",
+    (404, 409),
+    summary="Resume",
+    tags=["campaigns"],
+)
 def resume_campaign(campaign_id: str) -> Response[Any]:
     return _control("resume", campaign_id)
 
 
-@route("POST", "/batch-calls/<campaign_id>/cancel")
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/cancel",
+    200,
+    Campaign,
+    "Cancelled, with every call not yet dialled",
+    (404, 409),
+    summary="Cancel",
+    tags=["campaigns"],
+)
 def cancel_campaign(campaign_id: str) -> Response[Any]:
     return _control("cancel", campaign_id)
 
 
 # ---------------------------------------------------------------------- contacts
-@route("POST", "/batch-calls/<campaign_id>/contacts")
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/contacts",
+    200,
+    ContactsReport,
+    "How the rows were judged; accepted ones are stored (and planned if the campaign is)",
+    (400, 404, 409, 422),
+    summary="Add contacts",
+    tags=["contacts"],
+)
 def add_contacts(
     campaign_id: str, request: Annotated[AddContactsRequest, Body()]
 ) -> dict[str, Any]:
     return service().add_contacts(tenant(), campaign_ref(campaign_id), request.contacts).as_dict()
 
 
-@route("GET", "/batch-calls/<campaign_id>/contacts")
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>/contacts",
+    200,
+    ContactPage,
+    "A page of contacts in the order they were added",
+    (400, 404, 422),
+    summary="List contacts",
+    tags=["contacts"],
+)
 def list_contacts(
     campaign_id: str,
     status: ContactStatus | None = None,
@@ -307,7 +483,16 @@ def list_contacts(
     }
 
 
-@route("GET", "/batch-calls/<campaign_id>/contacts/<contact_id>")
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>/contacts/<contact_id>",
+    200,
+    Contact,
+    "The contact",
+    (404,),
+    summary="Get a contact",
+    tags=["contacts"],
+)
 def get_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
     campaign, contact = service().get_contact(
         tenant(), campaign_ref(campaign_id), contact_ref(contact_id)
@@ -315,7 +500,16 @@ def get_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
     return contact_view(contact, campaign.settings["timezone"])
 
 
-@route("DELETE", "/batch-calls/<campaign_id>/contacts/<contact_id>")
+@route(
+    "DELETE",
+    "/batch-calls/<campaign_id>/contacts/<contact_id>",
+    200,
+    Contact,
+    "The contact, now `cancelled`",
+    (404, 409),
+    summary="Cancel a contact not yet queued",
+    tags=["contacts"],
+)
 def cancel_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
     campaign, contact = service().cancel_contact(
         tenant(), campaign_ref(campaign_id), contact_ref(contact_id)
@@ -324,10 +518,98 @@ def cancel_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the rest
-@route("GET", "/openapi.json")
+@app.post(
+    "/provider/events",
+    status_code=200,
+    responses={
+        200: {
+            "description": "Recorded (once per call_id; a repeat is answered the same)",
+            "content": {"application/json": {"model": OutcomeRecorded}},
+        },
+        **{
+            status: {
+                "description": ERROR_CODES[status],
+                "content": {"application/json": {"model": ErrorResponse}},
+            }
+            for status in (400, 401, 422)
+        },
+    },
+    security=[{"providerSignature": []}],
+    summary="A call outcome from the voice provider",
+    description="Served by the provider callbacks function (API Gateway routes it there); "
+    "listed here so the document covers the whole HTTP API. Signed with `X-Signature`.",
+    tags=["provider"],
+)
+def provider_events_elsewhere(outcome: Annotated[ProviderOutcome, Body()]) -> Response[Any]:
+    # Never reached through API Gateway: the route belongs to ProviderEventsFunction.
+    return error_response(404, "not_found", "provider callbacks are served by another function")
+
+
+@app.get(
+    "/openapi.json",
+    responses={
+        200: {
+            "description": "This document (OpenAPI 3.1)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        413: {
+            "description": ERROR_CODES[413],
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
+    },
+    summary="The OpenAPI document (no key needed)",
+    tags=["documentation"],
+)
 def openapi_document() -> Response[Any]:
-    document = app.get_openapi_json_schema(title="Batch calls API", version="1.0.0")
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json()
+    )
+
+
+API_DESCRIPTION = """Batch outbound calls for AI voice agents: campaigns, their contacts and
+their schedules.
+
+- Every field is accepted in snake_case and in camelCase (and `scheduled_start_time` for
+  `scheduled_at`); the document lists both. Unknown fields, and one field given twice
+  under two spellings, are a 422. Answers are snake_case.
+- Every path but this document takes an API key: `Authorization: Bearer <key>` or
+  `x-api-key: <key>`. A key belongs to one tenant; another tenant's ids are unknown (404).
+- Errors: `{"error": {"code", "message", "details": [{"field", "problem"}]}}` with
+  `invalid_json`/`invalid_cursor` 400, `unauthorized` 401, `not_found` 404,
+  `method_not_allowed` 405 (any method a path does not take), `conflict` 409,
+  `payload_too_large` 413, `validation_error` 422. No input gives a 5xx.
+- Limits: bodies up to 5 MB, nested at most 32 levels, numbers of at most 100 digits;
+  10,000 contacts per request; a contact's name up to 200 characters and its variables
+  up to 100 names of 1..100 characters with values up to 4,000 characters, 32,768 bytes
+  of UTF-8 in all (so a stored contact always fits); dates in 2000..2099.
+- Lists answer `{"items", "next_cursor"}`; pass `?cursor=<next_cursor>` for the next
+  page, `?limit=` 1..1000 (default 100).
+"""
+
+
+@cache
+def _openapi_json() -> str:
+    """Generated from the routes by Powertools; then Powertools' own 422 schema
+    (`HTTPValidationError`, not this API's error shape) is dropped where an operation
+    did not list 422 itself, and with it its component."""
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="Batch calls API",
+            version="1.0.0",
+            description=API_DESCRIPTION,
+            security_schemes=SECURITY_SCHEMES,
+        )
+    )
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            validation = operation["responses"].get("422", {})
+            if "HTTPValidationError" in json.dumps(validation):
+                del operation["responses"]["422"]
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"#/components/schemas/{name}" not in json.dumps(document["paths"]):
+            schemas.pop(name, None)
+    return json.dumps(document)
 
 
 def _method_not_allowed(**_: Any) -> Response[Any]:

@@ -14,9 +14,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.provider_http import ProviderSecret
 from batchcalls.clock import current_clock
-from batchcalls.domain.outcomes import PROVIDER_OUTCOMES, signature_problem
+from batchcalls.domain.outcomes import signature_problem
 from batchcalls.errors import ErrorBody, ErrorDetail
 from batchcalls.models.json_body import parse_json_body
+from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
 from batchcalls.services.delivery_wiring import (
@@ -24,20 +25,10 @@ from batchcalls.services.delivery_wiring import (
     delivery_settings,
     provider_secret,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import ValidationError
 
 app = APIGatewayHttpResolver()
 _service_override: DeliveryService | None = None
-
-
-class ProviderOutcome(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    call_id: StrictStr = Field(min_length=1, max_length=200)
-    status: StrictStr
-    duration_seconds: int | None = Field(default=None, ge=0, le=7 * 86_400)
-    summary: StrictStr | None = Field(default=None, max_length=10_000)
-    opt_out: StrictBool = False
 
 
 def use_service(candidate: DeliveryService | None) -> None:
@@ -124,13 +115,6 @@ def provider_events() -> Response[Any]:
             for e in error.errors()
         ]
         return _error(422, "validation_error", "the outcome is not valid", details)
-    if outcome.status not in PROVIDER_OUTCOMES:
-        return _error(
-            422,
-            "validation_error",
-            "the outcome is not valid",
-            [ErrorDetail("status", f"one of {sorted(PROVIDER_OUTCOMES)}")],
-        )
     known = service().handle_outcome(
         outcome.call_id,
         outcome.status,
@@ -141,7 +125,7 @@ def provider_events() -> Response[Any]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"call_id": outcome.call_id, "recorded": known}),
+        body=OutcomeRecorded(call_id=outcome.call_id, recorded=known).model_dump_json(),
     )
 
 

@@ -16,8 +16,14 @@ class ApiModel(BaseModel):
     twice, under two spellings, is refused so a client never wonders which one won.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=lambda schema, model: _document(schema, model),
+    )
     extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Shown in the OpenAPI document (JSON Schema `examples`).
+    schema_examples: ClassVar[list[dict[str, Any]]] = []
 
     @classmethod
     def spellings(cls) -> dict[str, str]:
@@ -43,3 +49,17 @@ class ApiModel(BaseModel):
             seen[name] = key
             normalised[name] = value
         return normalised
+
+
+def _document(schema: dict[str, Any], model: Any) -> None:
+    """The JSON Schema says what the model accepts: every other spelling of a field is a
+    property of its own (same schema), and the model's examples are attached."""
+    properties: dict[str, Any] = schema.get("properties", {})
+    for spelling, name in model.spellings().items():
+        if spelling != name and name in properties and spelling not in properties:
+            properties[spelling] = {
+                **properties[name],
+                "description": f"Another spelling of `{name}`; give only one of them.",
+            }
+    if model.schema_examples:
+        schema["examples"] = model.schema_examples

@@ -14,6 +14,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -115,13 +116,78 @@ VariableName = Annotated[StrictStr, Field(min_length=1, max_length=100)]
 VariableValue = Annotated[StrictStr, Field(max_length=4_000)]
 
 
+class ContactIn(ApiModel):
+    """One contact row. Its size is capped so that a stored contact always fits a
+    DynamoDB item (400 KB) whatever happens to it later."""
+
+    phone_number: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=MAX_PHONE_LENGTH,
+            description="Any format `phonenumbers` reads with a country code; stored in E.164.",
+        ),
+    ]
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    timezone: TimezoneName | None = None
+    variables: (
+        Annotated[
+            dict[VariableName, VariableValue],
+            Field(
+                max_length=MAX_VARIABLES,
+                description=f"At most {MAX_VARIABLES} variables: names of 1..100 characters, "
+                f"values of up to 4,000, all names and values together at most "
+                f"{MAX_VARIABLES_BYTES:,} bytes of UTF-8. Passed to the agent with the call.",
+            ),
+            AfterValidator(_variables_size),
+        ]
+        | None
+    ) = None
+
+    extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {"phone_number": ("phone",)}
+
+
+# Rows are judged one by one (a bad row is reported, the others are kept), so the body
+# takes any list; the document shows what a good row is.
+ContactRows = Annotated[
+    list[Any],
+    Field(max_length=MAX_CONTACTS_PER_REQUEST),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "maxItems": MAX_CONTACTS_PER_REQUEST,
+            "items": ContactIn.model_json_schema(),
+            "description": "Judged row by row: an invalid row is reported in the answer "
+            "(`invalid`), the others are stored.",
+        }
+    ),
+]
+
+
+# Examples shown in the OpenAPI document, from the seeds (000: scheduling, 003: options)
+# with dates moved ahead and, where the seed has a placeholder, real values.
+SEED_003_RETRY = {"maxAttempts": 3, "noAnswerDelay": 3600000, "busyDelay": 300000}
+SEED_003_WEBHOOKS = {
+    "onBatchComplete": "https://api.yourcompany.com/webhooks/batch-complete",
+    "onCallComplete": "https://api.yourcompany.com/webhooks/call-complete",
+}
+SEED_CONTACTS = [
+    {"phone_number": "+12125550104", "name": "Ada"},
+    {"phone_number": "+13125550188", "variables": {"plan": "gold"}},
+]
+
+
 class RetryStrategy(ApiModel):
+    schema_examples: ClassVar[list[dict[str, Any]]] = [SEED_003_RETRY]
+
     max_attempts: StrictInt = Field(default=3, ge=1, le=5)
     no_answer_delay: StrictInt = Field(default=3_600_000, ge=0, le=30 * 86_400_000)
     busy_delay: StrictInt = Field(default=300_000, ge=0, le=30 * 86_400_000)
 
 
 class Webhooks(ApiModel):
+    schema_examples: ClassVar[list[dict[str, Any]]] = [SEED_003_WEBHOOKS]
+
     on_call_complete: WebhookUrl | None = None
     on_batch_complete: WebhookUrl | None = None
     on_batch_failed: WebhookUrl | None = None
@@ -183,6 +249,18 @@ class LabelFields(ApiModel):
 class CreateOptions(ApiModel):
     """The `options` object of seed 003."""
 
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {
+            "priority": 5,
+            "maxCallsPerSecond": 10,
+            "scheduledStartTime": "2027-03-01T14:00:00.000Z",
+            "timezone": "UTC",
+            "retryStrategy": SEED_003_RETRY,
+            "webhooks": SEED_003_WEBHOOKS,
+            "tags": ["Q4_campaign", "high_priority"],
+        }
+    ]
+
     priority: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
     max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
     scheduled_at: ScheduledAt | None = None
@@ -197,8 +275,45 @@ class CreateOptions(ApiModel):
 
 
 class CreateCampaignRequest(SchedulingFields, LabelFields):
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {  # seed 000, option A: scheduling given on creation
+            "name": "Q4 renewals",
+            "agent_id": "agent_123",
+            "phone_numbers": ["+14155550100", "+14155550101"],
+            "schedule_type": "scheduled",
+            "scheduled_at": "2027-03-01T09:00:00",
+            "timezone": "America/New_York",
+            "start_time": "09:00",
+            "end_time": "18:00",
+            "working_days": [1, 2, 3, 4, 5],
+            "max_calls_per_day": 500,
+            "max_concurrent_calls": 5,
+            "contacts": SEED_CONTACTS,
+        },
+        {  # seed 003, "Complete Example", with outbound numbers and real contacts
+            "agentId": "agent_123",
+            "userId": "user_456",
+            "phoneNumbers": ["+14155550100"],
+            "contacts": SEED_CONTACTS,
+            "options": {
+                "priority": 7,
+                "maxCallsPerSecond": 12,
+                "scheduledStartTime": "2027-03-01T14:00:00.000Z",
+                "timezone": "America/New_York",
+                "retryStrategy": SEED_003_RETRY,
+                "webhooks": SEED_003_WEBHOOKS,
+                "tags": ["Q4_2025", "lead_qualification", "high_value"],
+            },
+        },
+        {  # seed 000, option B: a draft, then contacts, then POST .../schedule
+            "status": "draft",
+            "agentId": "agent_123",
+            "phoneNumbers": ["+14155550100"],
+        },
+    ]
+
     status: Literal["draft"] | None = None
-    contacts: Annotated[list[Any], Field(max_length=MAX_CONTACTS_PER_REQUEST)] | None = None
+    contacts: ContactRows | None = None
     options: CreateOptions | None = None
 
     @model_validator(mode="after")
@@ -222,40 +337,16 @@ class CreateCampaignRequest(SchedulingFields, LabelFields):
 class PatchCampaignRequest(SchedulingFields, LabelFields):
     """Only the fields given change; `null` clears an optional field."""
 
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {"start_time": "10:00"},  # seed 000: adjust the schedule later
+        {"max_calls_per_day": 300, "working_days": [1, 2, 3, 4]},
+    ]
+
 
 class AddContactsRequest(ApiModel):
-    contacts: Annotated[list[Any], Field(max_length=MAX_CONTACTS_PER_REQUEST)]
+    schema_examples: ClassVar[list[dict[str, Any]]] = [{"contacts": SEED_CONTACTS}]
 
-
-class ContactIn(ApiModel):
-    """One contact row. Its size is capped so that a stored contact always fits a
-    DynamoDB item (400 KB) whatever happens to it later."""
-
-    phone_number: Annotated[
-        StrictStr,
-        Field(
-            min_length=1,
-            max_length=MAX_PHONE_LENGTH,
-            description="Any format `phonenumbers` reads with a country code; stored in E.164.",
-        ),
-    ]
-    name: Annotated[StrictStr, Field(max_length=200)] | None = None
-    timezone: TimezoneName | None = None
-    variables: (
-        Annotated[
-            dict[VariableName, VariableValue],
-            Field(
-                max_length=MAX_VARIABLES,
-                description=f"At most {MAX_VARIABLES} variables: names of 1..100 characters, "
-                f"values of up to 4,000, all names and values together at most "
-                f"{MAX_VARIABLES_BYTES:,} bytes of UTF-8. Passed to the agent with the call.",
-            ),
-            AfterValidator(_variables_size),
-        ]
-        | None
-    ) = None
-
-    extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {"phone_number": ("phone",)}
+    contacts: ContactRows
 
 
 class CampaignSettings(BaseModel):

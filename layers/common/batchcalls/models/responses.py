@@ -1,0 +1,280 @@
+"""What the API answers, as models for the OpenAPI document (API.md "Campaign", "Contact",
+"Conventions"). The views build these bodies; a test checks every answer against them.
+
+Examples come from the seeds (000: scheduling, 003: options), with dates moved ahead."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from batchcalls.models.campaign import CampaignSettings, CampaignStatus
+
+ContactStatus = Literal[
+    "pending", "scheduled", "queued", "in_progress", "completed", "failed", "cancelled", "skipped"
+]
+ERROR_CODES = {
+    400: "`invalid_json` (the body is not JSON, nested deeper than 32 levels or has a number "
+    "of more than 100 digits) or `invalid_cursor` (a cursor this list did not issue)",
+    401: "`unauthorized`: no API key, or not a known one",
+    404: "`not_found`: no such campaign or contact for this tenant (another tenant's id too)",
+    405: "`method_not_allowed`",
+    409: "`conflict`: the campaign's state does not allow it (e.g. scheduling a cancelled "
+    "campaign), or a request with this Idempotency-Key is still running",
+    413: "`payload_too_large`: bodies are limited to 5 MB; send larger lists as contact files",
+    422: "`validation_error`: `details` names each field and its problem",
+}
+
+
+class Answer(BaseModel):
+    """Every answer lists all of its fields, and no other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Answer):
+    field: str = Field(description="The field, dotted for nested ones (`contacts.3.phone_number`).")
+    problem: str
+
+
+class ErrorInfo(Answer):
+    code: Literal[
+        "invalid_json",
+        "invalid_cursor",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "conflict",
+        "payload_too_large",
+        "validation_error",
+    ]
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorResponse(Answer):
+    """Every error, whatever its status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "validation_error",
+                        "message": "the request is not valid",
+                        "details": [
+                            {
+                                "field": "max_calls_per_second",
+                                "problem": "Input should be less than or equal to 30",
+                            }
+                        ],
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorInfo
+
+
+class ContactStats(Answer):
+    """Contacts of the campaign by status."""
+
+    total: int
+    pending: int
+    scheduled: int
+    queued: int
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    skipped: int
+
+
+class PlanningProgress(BaseModel):
+    """Progress of the plan written in the background."""
+
+    model_config = ConfigDict(extra="allow")
+
+    planned: int
+    total: int
+    version: int | None = None
+    done: bool | None = None
+
+
+class ContactImport(Answer):
+    id: str
+    file: str
+    status: Literal["pending", "running", "completed", "failed"]
+    rows: int | None = None
+    accepted: int | None = None
+    duplicates: int | None = None
+    invalid: int | None = None
+    report_key: str | None = None
+    error: str | None = None
+
+
+CAMPAIGN_EXAMPLE: dict[str, Any] = {
+    "id": "batch_01kbq5hc0g7mxd2sfa",
+    "name": "Q4 renewals",
+    "agent_id": "agent_123",
+    "user_id": "user_456",
+    "phone_numbers": ["+14155550100"],
+    "phone_rotation": "round_robin",
+    "schedule_type": "scheduled",
+    "scheduled_at": "2027-03-01T14:00:00Z",
+    "timezone": "America/New_York",
+    "start_time": "09:00",
+    "end_time": "18:00",
+    "working_days": [1, 2, 3, 4, 5],
+    "blackout_dates": [],
+    "max_calls_per_day": 500,
+    "max_calls_per_second": 12,
+    "max_concurrent_calls": 5,
+    "pacing": "asap",
+    "priority": 7,
+    "retry_strategy": {"max_attempts": 3, "no_answer_delay": 3600000, "busy_delay": 300000},
+    "respect_contact_timezone": False,
+    "legal_hours_guard": True,
+    "webhooks": {
+        "on_call_complete": "https://api.yourcompany.com/webhooks/call-complete",
+        "on_batch_complete": "https://api.yourcompany.com/webhooks/batch-complete",
+        "on_batch_failed": None,
+    },
+    "tags": ["Q4_2025", "lead_qualification", "high_value"],
+    "status": "scheduled",
+    "stats": {
+        "total": 2,
+        "pending": 0,
+        "scheduled": 2,
+        "queued": 0,
+        "in_progress": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "skipped": 0,
+    },
+    "planning": {"version": 1, "planned": 2, "total": 2, "done": True},
+    "imports": [],
+    "created_at": "2027-02-26T10:00:00.000Z",
+    "updated_at": "2027-02-26T10:00:00.125Z",
+}
+
+
+class Campaign(CampaignSettings):
+    """A campaign: its settings after defaults, its state and its counters."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CAMPAIGN_EXAMPLE]})
+
+    id: str
+    status: CampaignStatus
+    stats: ContactStats
+    planning: PlanningProgress | None
+    imports: list[ContactImport]
+    created_at: str
+    updated_at: str
+
+
+class InvalidContact(Answer):
+    index: int = Field(description="Position of the row in the request's `contacts`.")
+    phone_number: str | None
+    problem: str
+
+
+class ContactsReport(Answer):
+    """How the rows of a request were judged."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 2,
+                    "duplicates": 1,
+                    "invalid": [
+                        {
+                            "index": 3,
+                            "phone_number": "+1555",
+                            "problem": "phone_number: not a valid phone number",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    accepted: int
+    duplicates: int
+    invalid: list[InvalidContact]
+
+
+class CreatedCampaign(Campaign):
+    """The campaign as created; `contacts_report` when the body carried contacts."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    **CAMPAIGN_EXAMPLE,
+                    "contacts_report": {"accepted": 2, "duplicates": 0, "invalid": []},
+                }
+            ]
+        },
+    )
+
+    contacts_report: ContactsReport | None = None
+
+
+class Contact(Answer):
+    """A contact of a campaign and where its calls stand."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "ct_5w1x7n2c3d4e5f6g",
+                    "phone_number": "+12125550104",
+                    "name": "Ada",
+                    "timezone": None,
+                    "variables": {"plan": "gold"},
+                    "status": "scheduled",
+                    "scheduled_at": "2027-03-01T14:00:00.000Z",
+                    "attempts": 0,
+                    "last_outcome": None,
+                    "caller_id": "+14155550100",
+                    "call_id": None,
+                    "timezones": ["America/New_York"],
+                    "reason": None,
+                    "duration_seconds": None,
+                    "summary": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    phone_number: str = Field(description="E.164.")
+    name: str | None
+    timezone: str | None = Field(description="As given; `timezones` is what planning uses.")
+    variables: dict[str, str]
+    status: ContactStatus
+    scheduled_at: str | None = Field(description="When the next call is placed (UTC).")
+    attempts: int
+    last_outcome: Literal["completed", "no_answer", "busy", "failed", "unknown"] | None
+    caller_id: str | None
+    call_id: str | None
+    timezones: list[str]
+    reason: str | None = Field(description="Why a contact was skipped, moved or not called.")
+    duration_seconds: int | None
+    summary: str | None
+
+
+class CampaignPage(Answer):
+    items: list[Campaign]
+    next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
+
+
+class ContactPage(Answer):
+    items: list[Contact]
+    next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
