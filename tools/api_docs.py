@@ -247,6 +247,8 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
     properties = schema.get("properties") or {}
     if not properties:
         lines += [f"Type: {type_of(schema)}.", ""]
+        for example in schema.get("examples") or []:
+            lines += ["Example:", "", *_json_block(example), ""]
         return lines
     required = set(schema.get("required") or [])
     rows = []
@@ -261,6 +263,10 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
     if extra is False:
         lines += ["", "Other fields are refused."]
     lines.append("")
+    examples = schema.get("examples") or []
+    for number, example in enumerate(examples, start=1):
+        title = "Example" if len(examples) == 1 else f"Example {number}"
+        lines += [f"{title}:", "", *_json_block(example), ""]
     return lines
 
 

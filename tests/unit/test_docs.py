@@ -93,6 +93,7 @@ SMALL_DOCUMENT: dict[str, Any] = {
                 },
                 "required": ["sizes"],
                 "additionalProperties": False,
+                "examples": [{"sizes": [2]}, {"colour": "red", "sizes": []}],
             },
             "Error": {"type": "object"},
         },
@@ -126,6 +127,8 @@ def test_the_reference_shows_responses_examples_and_schemas_as_tables() -> None:
     assert "| `sizes` | array of integer | yes | ≤ 3 items, each ≥ 1 |" in text
     assert "| `count` | integer | no | How many; default `2` |" in text
     assert "Other fields are refused." in text
+    assert 'Example 1:\n\n```json\n{\n  "sizes": [\n    2\n  ]\n}\n```' in text
+    assert 'Example 2:\n\n```json\n{\n  "colour": "red",' in text
 
 
 def test_regenerating_keeps_the_prose_and_replaces_only_the_reference() -> None:
