@@ -705,7 +705,7 @@ def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = _as_json_request(event)
