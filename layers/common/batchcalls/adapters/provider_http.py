@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,31 @@ class PlaceResult:
     status: PlaceStatus
     http_status: int | None = None
     detail: str | None = None
+
+
+_MAX_ERROR_BODY = 64_000
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _error_code(body: bytes) -> str | None:
+    """`error.code` of a provider's JSON error body when it is a plain identifier."""
+    code = None
+    with contextlib.suppress(ValueError, AttributeError, RecursionError):
+        code = json.loads(body).get("error", {}).get("code")
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None
+
+
+def result_of_error(status: int, body: bytes) -> PlaceResult:
+    """How an HTTP error answer of the provider ends the attempt. Its body is never kept,
+    only the status and the error code: a provider may echo the number, the name or the
+    variables of the call, and `detail` is logged."""
+    code = _error_code(body)
+    detail = f"HTTP {status}" + (f" {code}" if code else "")
+    if status >= 500:
+        return PlaceResult("unavailable", status, detail)
+    if status == 422 and code == "from_rejected":
+        return PlaceResult("from_rejected", 422, detail)
+    return PlaceResult("refused", status, detail)
 
 
 class HttpProvider:
@@ -93,15 +119,7 @@ class HttpProvider:
                 response.read()
                 return PlaceResult("accepted", response.status)
         except urllib.error.HTTPError as failure:
-            text = failure.read().decode(errors="replace")
-            if failure.code >= 500:
-                return PlaceResult("unavailable", failure.code, text[:500])
-            code = None
-            with contextlib.suppress(ValueError, AttributeError):
-                code = json.loads(text).get("error", {}).get("code")
-            if failure.code == 422 and code == "from_rejected":
-                return PlaceResult("from_rejected", 422, text[:500])
-            return PlaceResult("refused", failure.code, text[:500])
+            return result_of_error(failure.code, failure.read(_MAX_ERROR_BODY))
         except (urllib.error.URLError, OSError, TimeoutError) as failure:
             return PlaceResult("unavailable", None, repr(failure))
 
