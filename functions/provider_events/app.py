@@ -99,7 +99,9 @@ def provider_events() -> Response[Any]:
     if raw_bytes is None:
         return _error(400, "invalid_json", "the body is not valid base64")
     now_seconds = current_clock().now().timestamp()
-    problem = signature_problem(_secret().get(), _header("x-signature"), raw_bytes, now_seconds)
+    problem = signature_problem(
+        _secret().accepted(), _header("x-signature"), raw_bytes, now_seconds
+    )
     if problem is not None:
         logger.warning("provider callback refused", problem=problem)
         return _error(401, "unauthorized", problem)

@@ -124,16 +124,41 @@ class HttpProvider:
             return PlaceResult("unavailable", None, repr(failure))
 
 
+def parse_secrets(value: str) -> tuple[str, ...]:
+    """The secrets in a parameter value: `new,old` or one per line, spaces around each
+    ignored, empty parts dropped, the first kept of repeats. The first signs; every one
+    is accepted (so a secret can be rotated without refusing callbacks)."""
+    secrets: list[str] = []
+    for part in re.split(r"[,\n]", value):
+        secret = part.strip()
+        if secret and secret not in secrets:
+            secrets.append(secret)
+    return tuple(secrets)
+
+
 class ProviderSecret:
-    """The shared secret of callback signatures: from settings if given, else from SSM
-    (Powertools parameters: decrypted and cached)."""
+    """The shared secrets of callback signatures: from settings if given, else from SSM
+    (Powertools parameters: decrypted and cached for `max_age_seconds`, so a new value is
+    seen within that time). The value holds one secret, or two during a rotation
+    (`new,old`, or newline separated): `signing()` is the first, `accepted()` all."""
 
     def __init__(self, value: str, parameter_name: str, max_age_seconds: int = 300) -> None:
         self.value = value
         self.parameter_name = parameter_name
         self.max_age_seconds = max_age_seconds
 
-    def get(self) -> str:
+    def accepted(self) -> tuple[str, ...]:
+        secrets = parse_secrets(self._raw())
+        if not secrets:
+            raise RuntimeError(
+                f"the provider secret ({self.parameter_name or 'PROVIDER_SECRET'}) is empty"
+            )
+        return secrets
+
+    def signing(self) -> str:
+        return self.accepted()[0]
+
+    def _raw(self) -> str:
         if self.value:
             return self.value
         if not self.parameter_name:

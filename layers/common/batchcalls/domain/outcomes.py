@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,9 +30,10 @@ def sign(secret: str, timestamp: int, raw_body: bytes) -> str:
 
 
 def signature_problem(
-    secret: str, header: str | None, raw_body: bytes, now_seconds: float
+    secrets: str | Sequence[str], header: str | None, raw_body: bytes, now_seconds: float
 ) -> str | None:
-    """None when the header signs the body with the secret recently enough; else why not."""
+    """None when the header signs the body recently enough with the secret, or with any
+    of the secrets (two while one is rotated out); else why not."""
     if not header:
         return "the X-Signature header is missing"
     if len(header) > MAX_SIGNATURE_HEADER_LENGTH or not header.isascii():
@@ -51,11 +53,12 @@ def signature_problem(
         return "the signature is too old"
     if timestamp - now_seconds > SIGNATURE_MAX_SKEW_SECONDS:
         return "the signature is from the future"
-    expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1]
     given = [v.lower() for v in parts.get("v1", []) if _HEX_SHA256.fullmatch(v)]
-    if not any(hmac.compare_digest(expected, v) for v in given):
-        return "the signature does not match"
-    return None
+    for secret in [secrets] if isinstance(secrets, str) else secrets:
+        expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1]
+        if any(hmac.compare_digest(expected, v) for v in given):
+            return None
+    return "the signature does not match"
 
 
 # --------------------------------------------------------------------------- events
