@@ -220,6 +220,8 @@ REQUEST_RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "TransactGetItems"): _transact_get,
     ("sqs", "SendMessage"): _queue("sqs:SendMessage"),
     ("sqs", "SendMessageBatch"): _queue("sqs:SendMessage"),
+    ("sqs", "ReceiveMessage"): _queue("sqs:ReceiveMessage"),
+    ("sqs", "GetQueueAttributes"): _queue("sqs:GetQueueAttributes"),
     ("sqs", "DeleteMessage"): _queue("sqs:DeleteMessage"),
     ("sqs", "DeleteMessageBatch"): _queue("sqs:DeleteMessage"),
     ("sqs", "ChangeMessageVisibility"): _queue("sqs:ChangeMessageVisibility"),
