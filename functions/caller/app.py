@@ -41,7 +41,7 @@ def service() -> DeliveryService:
     return _service_override or _default_service()
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> str:
     outcome = service().handle_call(json.loads(record.body))
     logger.info("call message", message_id=record.message_id, outcome=outcome)
@@ -49,7 +49,7 @@ def record_handler(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
