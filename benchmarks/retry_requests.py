@@ -54,11 +54,11 @@ def retry_requests(contacts: int) -> tuple[Counter[str], str]:
         queue=None,  # type: ignore[arg-type]
     )
     with counting_requests() as counted:
-        planned = service.plan_one(
-            campaign, settings_of(campaign), contact, to_epoch_ms(RETRY_FROM)
+        planned = service.replanning.next_call(
+            campaign, settings_of(campaign), contact, 2, to_epoch_ms(RETRY_FROM)
         )
     assert planned is not None
-    return counted, to_iso(datetime.fromtimestamp(planned[0] / 1000, tz=RETRY_FROM.tzinfo))
+    return counted, to_iso(datetime.fromtimestamp(planned.due_ms / 1000, tz=RETRY_FROM.tzinfo))
 
 
 if __name__ == "__main__":

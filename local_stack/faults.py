@@ -46,8 +46,7 @@ import math
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -349,80 +348,14 @@ def validate(
 
 
 # ----------------------------------------------------------------------- parallel_map
-_serial_lock = threading.Lock()
-_serial_source: Callable[[], bool] = lambda: False  # noqa: E731
-
-
-class _MaybeSerialExecutor:
-    """Stands for ThreadPoolExecutor inside `batchcalls.concurrency`. Each `map`/`submit`
-    asks `serial` at the time of the call: on, the items run one after another in the
-    caller's thread, in order; off, in the real pool (made at first use, then kept, so a
-    long-lived shared pool stays one)."""
-
-    _local_stack = True
-    real: Any = None
-
-    def __init__(self, *args: Any, wrapping: Any = None, **kwargs: Any) -> None:
-        self._args, self._kwargs = args, kwargs
-        self._pool = wrapping
-        self._lock = threading.Lock()
-
-    def _real(self) -> Any:
-        with self._lock:
-            if self._pool is None:
-                self._pool = type(self).real(*self._args, **self._kwargs)
-            return self._pool
-
-    def __enter__(self) -> _MaybeSerialExecutor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown(wait=True)
-
-    def map(self, function: Callable[..., Any], *iterables: Any, **kwargs: Any) -> Iterator[Any]:
-        if _serial_source():
-            return map(function, *iterables)
-        return self._real().map(function, *iterables, **kwargs)  # type: ignore[no-any-return]
-
-    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        if not _serial_source():
-            return self._real().submit(function, *args, **kwargs)  # type: ignore[no-any-return]
-        future: Future[Any] = Future()
-        try:
-            future.set_result(function(*args, **kwargs))
-        except Exception as error:
-            future.set_exception(error)
-        return future
-
-    def shutdown(self, wait: bool = True, **kwargs: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, **kwargs)
-
-
 def install_serial_executor(source: Callable[[], bool]) -> bool:
-    """Let `source()` decide, at each `parallel_map` call, whether its items run serially:
-    through `batchcalls.concurrency.set_serial(predicate)` if the package offers it, else
-    by standing in for its ThreadPoolExecutor (a pool per call, or one kept in `_pool`)."""
-    global _serial_source
+    """Let `source()` decide, at each `parallel_map` call, whether its items run serially
+    (`batchcalls.concurrency.set_serial`)."""
     try:
         from batchcalls import concurrency
     except ImportError:
         return False
-    with _serial_lock:
-        _serial_source = source
-        supported = getattr(concurrency, "set_serial", None)
-        if callable(supported):  # the package's own switch, if it has one
-            supported(source)
-            return True
-        current = getattr(concurrency, "ThreadPoolExecutor", None)
-        if current is None:
-            return False
-        if not getattr(current, "_local_stack", False):
-            _MaybeSerialExecutor.real = current
-            concurrency.ThreadPoolExecutor = _MaybeSerialExecutor  # type: ignore[assignment,misc]
-        shared = getattr(concurrency, "_pool", None)
-        if shared is not None and not getattr(shared, "_local_stack", False):
-            concurrency._pool = _MaybeSerialExecutor(wrapping=shared)  # type: ignore[assignment,attr-defined]
+    concurrency.set_serial(source)
     return True
 
 

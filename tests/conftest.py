@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from batchcalls.clock import SimulatedClock, SystemClock, use_clock
 
+from local_stack import moto_hooks
+
 # Every test runs with fake credentials; nothing reaches a real account.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -22,6 +24,9 @@ os.environ.update(
     POWERTOOLS_DEV="0",
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
+# moto's DynamoDB transactions are not safe across threads (the code writes from worker
+# threads) and copy whole tables; the local runtime's hook makes them safe and cheap.
+moto_hooks.install()
 
 FIXED_NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 

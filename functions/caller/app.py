@@ -1,7 +1,8 @@
 """caller function: places due calls through the voice provider, within live-call leases.
 
-Each SQS record is one call; a failed record (provider unreachable) goes back to the
-queue alone (ReportBatchItemFailures)."""
+Each SQS record is one call; a record that fails (DynamoDB unavailable) goes back to the
+queue alone (ReportBatchItemFailures). A provider that does not answer is not a failure:
+the call is dialled again later by a new message (services/delivery/dial.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def service() -> DeliveryService:
 
 @tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> str:
-    outcome = service().handle_call(json.loads(record.body))
+    # Records of a batch are handled one after another: each dial gets what is left.
+    left_ms = processor.lambda_context.get_remaining_time_in_millis()
+    outcome = service().handle_call(json.loads(record.body), left_ms)
     logger.info("call message", message_id=record.message_id, outcome=outcome)
     return outcome
 

@@ -1,5 +1,5 @@
 """dispatcher function: every minute, claims due slots and sends them to the call queue,
-each delayed to its own second; times out silent calls and admits waiting ones."""
+each delayed to its own second, and gives free places to waiting calls."""
 
 from __future__ import annotations
 
@@ -33,12 +33,4 @@ def service() -> DeliveryService:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = service().tick()
-    return {
-        "claimed": report.claimed,
-        "stale": report.stale,
-        "expired": report.expired,
-        "resent": report.resent,
-        "admitted": report.admitted,
-        "completed": report.completed_campaigns,
-    }
+    return service().tick(context.get_remaining_time_in_millis()).__dict__

@@ -38,6 +38,8 @@ def service() -> PlanningService:
         rejected_numbers=LeaseStore().rejected_numbers,
         # Slots due before the next minute tick go to the call queue at once.
         on_slots_written=delivery.dispatch_soon,
+        return_waiting=delivery.return_waiting,
+        on_plan_done=delivery.check_completion,
     )
 
 

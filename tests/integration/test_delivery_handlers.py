@@ -1,8 +1,11 @@
-"""Delivery handlers under moto: the dispatcher tick, the caller, provider callbacks.
+"""Delivery handlers under moto: the dispatcher tick, the caller, provider callbacks, the
+sweeper and the publisher.
 
 Slots are written here as the planner writes them (slot first, then the contact
 scheduled for it); the provider, event bus and webhooks are in-memory fakes, the call
 queue a fake that keeps what was sent so a test can deliver it (or deliver it twice).
+Events reach the fake bus as on AWS: from the outbox, when `world.publish()` runs the
+publisher over it (the stream's part).
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from typing import Any
 import pytest
 from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.campaign_store import CampaignStore
-from batchcalls.adapters.contact_store import ContactStore, status_seq
+from batchcalls.adapters.contact_moves import ContactCounts
+from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
+from batchcalls.adapters.outbox import OutboxStore
 from batchcalls.adapters.provider_http import CallRequest, PlaceResult
 from batchcalls.adapters.slot_store import SlotStore, minute_of, new_slot
-from batchcalls.adapters.tables import ContactRecord, plain_dict
+from batchcalls.adapters.tables import ContactRecord
 from batchcalls.clock import to_epoch_ms
 from batchcalls.domain.contacts import NewContact
 from batchcalls.domain.outcomes import sign
 from batchcalls.ids import call_id_for, contact_id_for
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.services.delivery import DeliveryConfig, DeliveryService
+from batchcalls.services.publishing import EventPublisher
 from batchcalls.settings import reset_settings
 
 from tests.support.api import LambdaContextStub, load_event
@@ -52,8 +58,10 @@ class FakeProvider:
         self.calls: list[CallRequest] = []
         self.reject_from: set[str] = set()
         self.answer: PlaceResult | None = None
+        self.budgets: list[float] = []
 
-    def place(self, call: CallRequest) -> PlaceResult:
+    def place(self, call: CallRequest, budget_seconds: float) -> PlaceResult:
+        self.budgets.append(budget_seconds)
         if call.from_number in self.reject_from:
             return PlaceResult("from_rejected", 422)
         if self.answer is not None:
@@ -62,12 +70,13 @@ class FakeProvider:
         return PlaceResult("accepted", 200)
 
 
-class FakeEvents:
+class FakeBus:
     def __init__(self) -> None:
         self.put_details: list[dict[str, Any]] = []
 
-    def put(self, detail):
-        self.put_details.append(detail)
+    def put_many(self, details):
+        self.put_details.extend(details)
+        return [True] * len(details)
 
 
 class FakeWebhooks:
@@ -84,7 +93,7 @@ class World:
         self.clock = clock
         self.queue = FakeQueue()
         self.provider = FakeProvider()
-        self.events = FakeEvents()
+        self.events = FakeBus()
         self.webhooks = FakeWebhooks()
         self.service = DeliveryService(
             clock,
@@ -95,8 +104,7 @@ class World:
             ),
             self.queue,
             self.provider,
-            self.events,
-            self.webhooks,
+            publisher=EventPublisher(self.events, self.webhooks),
         )
         self.campaigns = CampaignStore()
         self.contacts = ContactStore()
@@ -114,12 +122,11 @@ class World:
             **settings,
         }
         now = self.clock.now()
-        record = self.campaigns.create(
+        self.campaigns.create(
             TENANT, campaign_id, "active", CampaignSettings.model_validate(values), now
         )
         contacts = [NewContact(p, None, None, {"first_name": "Ann"}, ("UTC",)) for p in phones]
         self.contacts.add(TENANT, campaign_id, contacts, 1, now)
-        self.campaigns.add_counts(record, {"scheduled": len(phones)})
         for phone, offset in zip(phones, due_offsets, strict=True):
             self.plan(campaign_id, phone, to_epoch_ms(now) + int(offset * 1000))
         return campaign_id
@@ -142,15 +149,10 @@ class World:
                 )
             ]
         )
-        contact.update(
-            actions=[
-                ContactRecord.status.set("scheduled"),
-                ContactRecord.status_seq.set(status_seq("scheduled", int(contact.seq))),
-                ContactRecord.scheduled_at.set(due_ms),
-                ContactRecord.plan_version.set(version),
-                ContactRecord.caller_id.set(settings.phone_numbers[0]),
-            ]
-        )
+        # As the planner moves a contact: with its counters.
+        assert ContactPlanWrites().schedule(
+            [(contact, due_ms, settings.phone_numbers[0])], version, self.clock.now()
+        ) == [True]
 
     def contact(self, campaign_id: str, phone: str) -> ContactRecord:
         return self.contacts.get(TENANT, campaign_id, contact_id_for(campaign_id, phone))
@@ -161,8 +163,18 @@ class World:
         return {minute: n for minute, n in counts.items() if n}
 
     def counts(self, campaign_id: str) -> dict[str, int]:
-        record = self.campaigns.get(TENANT, campaign_id)
-        return {k: int(v) for k, v in plain_dict(record.counts).items() if int(v)}
+        totals = ContactCounts().totals(TENANT, campaign_id)
+        return {status: n for status, n in totals.items() if n}
+
+    def publish(self) -> int:
+        """What the outbox's stream does: every event written so far goes to the bus."""
+        items = OutboxStore().unpublished(to_epoch_ms(self.clock.now()) + 1)
+        return self.service.sweeper.publisher.publish(items)  # type: ignore[union-attr]
+
+    def sweep(self) -> dict[str, Any]:
+        from functions.sweeper import app
+
+        return app.lambda_handler(load_event("sweeper_run.json"), LambdaContextStub())
 
     # ------------------------------------------------------------ when
     def tick(self) -> dict[str, Any]:
@@ -220,15 +232,17 @@ def world(aws, clock, monkeypatch):
     from functions.caller import app as caller
     from functions.dispatcher import app as dispatcher
     from functions.provider_events import app as provider_events
+    from functions.sweeper import app as sweeper
 
     monkeypatch.setenv("PROVIDER_SECRET", SECRET)
     reset_settings()
     provider_events._secret.cache_clear()
     built = World(clock)
-    for module in (dispatcher, caller, provider_events):
+    handlers = (dispatcher, caller, provider_events, sweeper)
+    for module in handlers:
         module.use_service(built.service)
     yield built
-    for module in (dispatcher, caller, provider_events):
+    for module in handlers:
         module.use_service(None)
     provider_events._secret.cache_clear()
 
@@ -305,11 +319,13 @@ def test_a_claim_whose_message_was_lost_is_sent_again(world, clock):
     campaign = world.campaign(["+12025550114"], [5])
     world.tick()
     [(lost, _)] = world.queue.take()
-    # When ticks run every minute for the next ten minutes
+    # When ticks run every minute, and the sweeper every five, for the next ten minutes
     resent = []
-    for _ in range(10):
+    for minute in range(1, 11):
         clock.advance(60)
         world.tick()
+        if minute % 5 == 0:
+            world.sweep()
         resent += world.queue.take()
     # Then it was sent again once, with no delay, and is dialled once when it arrives
     assert [(m["contact_id"], d) for m, d in resent] == [(lost["contact_id"], 0)]
@@ -356,7 +372,7 @@ def test_no_more_than_max_concurrent_calls_are_live_and_a_freed_place_is_reused(
     status, _ = world.callback(world.provider.calls[0].call_id, "completed")
     assert status == 200
     admitted = world.queue.take()
-    assert [(m["contact_id"], d, m["leased"]) for m, d in admitted] == [
+    assert [(m["contact_id"], d, m["reserved"]) for m, d in admitted] == [
         (contact_id_for(campaign, phones[1]), 0, True)
     ]
     world.deliver(admitted)
@@ -437,7 +453,7 @@ def test_a_rejected_caller_id_fails_over_to_the_next_number(world):
     world.tick()
     world.deliver_due()
     assert [c.from_number for c in world.provider.calls] == [NUMBERS[1]]
-    assert world.service.leases.rejected_numbers(TENANT, campaign) == {NUMBERS[0]}
+    assert world.service.deps.store.leases.rejected_numbers(TENANT, campaign) == {NUMBERS[0]}
     assert world.contact(campaign, "+12025550114").caller_id == NUMBERS[1]
 
 
@@ -448,17 +464,31 @@ def test_a_provider_refusal_ends_the_attempt_failed(world):
     world.deliver_due()
     contact = world.contact(campaign, "+12025550114")
     assert (contact.status, contact.last_outcome) == ("failed", "failed")
-    assert world.service.leases.live_counts().get("provider", 0) == 0
+    assert world.service.deps.store.leases.live_counts().get("provider", 0) == 0
 
 
-def test_an_unreachable_provider_leaves_the_call_queued_for_the_queue_to_retry(world):
+def test_an_unreachable_provider_is_dialled_again_later_under_the_same_call_id(world, clock):
+    # Given a provider that answers 503 to every request
     campaign = world.campaign(["+12025550114"], [0])
     world.provider.answer = PlaceResult("unavailable", 503)
     world.tick()
+    # When the call is delivered
     answer = world.deliver(world.queue.take())
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    # Then the message is not a failure (it would end in the dead-letter queue): a new one
+    # dials again 15 s later, and the call keeps its place meanwhile
+    assert answer == {"batchItemFailures": []}
+    [(again, delay)] = world.queue.take()
+    assert (delay, again["redials"]) == (15, 1)
     contact = world.contact(campaign, "+12025550114")
-    assert (contact.status, int(contact.attempts)) == ("queued", 0)
+    assert (contact.status, int(contact.attempts)) == ("in_progress", 1)
+    # And once the provider answers, the same call id is placed once
+    world.provider.answer = None
+    clock.advance(15)
+    world.deliver([(again, 0)])
+    world.deliver([(again, 0)])
+    assert [c.call_id for c in world.provider.calls] == [
+        call_id_of(world, campaign, "+12025550114")
+    ]
 
 
 # ============================================================================ provider events
@@ -490,6 +520,7 @@ def test_an_outcome_is_recorded_once_and_emits_one_event(world):
     assert world.callback(call_id, "completed", summary="Booked.")[0] == 200
     assert world.callback(call_id, "completed", summary="Booked.")[0] == 200
     # Then the contact is completed once, one call.completed then one batch.completed
+    world.publish()
     contact = world.contact(campaign, "+12025550114")
     assert (contact.status, contact.last_outcome, int(contact.duration_seconds)) == (
         "completed",
@@ -546,11 +577,12 @@ def test_a_call_with_no_outcome_ends_unknown_after_the_timeout(world, clock):
     world.tick()
     world.deliver_due()
     clock.advance(601)
-    world.tick()
+    world.sweep()
+    world.publish()
     contact = world.contact(campaign, "+12025550114")
     assert (contact.status, contact.last_outcome) == ("failed", "unknown")
     assert world.events.put_details[0]["status"] == "UNKNOWN"
-    assert world.service.leases.live_counts().get("provider", 0) == 0
+    assert world.service.deps.store.leases.live_counts().get("provider", 0) == 0
     # A late callback changes nothing
     world.callback(call_id_of(world, campaign, "+12025550114"), "completed")
     assert world.contact(campaign, "+12025550114").last_outcome == "unknown"

@@ -11,9 +11,13 @@ from batchcalls.domain.leases import (
     admission_order,
     crossed_period,
     delay_seconds,
+    dial_budget_seconds,
     dispatch_horizon_ms,
     dispatch_minutes,
     next_caller_id,
+    next_free_second,
+    paced_delay_seconds,
+    redial_delay_seconds,
     usable_caller_id,
 )
 from batchcalls.domain.outcomes import (
@@ -51,6 +55,44 @@ def test_freed_places_go_to_higher_priority_first_then_earlier_calls():
 )
 def test_a_call_is_delayed_to_its_own_second_never_earlier(due, expected):
     assert delay_seconds(due, NOW) == expected
+
+
+def test_a_tick_after_days_without_one_reads_every_minute_since_its_watermark():
+    # Given a dispatcher that last ran three days ago
+    current = NOW - NOW % MINUTE
+    three_days_ago = current - 3 * 1440 * MINUTE
+    # When it runs again
+    minutes = dispatch_minutes(three_days_ago, NOW)
+    # Then it reads every minute since, none left behind
+    assert minutes[0] == three_days_ago
+    assert len(minutes) == 3 * 1440 + 2
+
+
+def test_overdue_calls_are_sent_at_the_campaigns_rate_not_in_one_burst():
+    # Given 25 calls of one campaign that fell due during missed ticks, at 10 calls/s
+    delays = [paced_delay_seconds(NOW - 60_000, NOW, k, 10) for k in range(25)]
+    # Then ten go at once, ten a second later, five two seconds later
+    assert delays == [0] * 10 + [1] * 10 + [2] * 5
+    # And a call still ahead waits for its own second
+    assert paced_delay_seconds(NOW + 1500, NOW, 7, 10) == 2
+
+
+def test_a_dial_may_take_until_the_window_closes_or_the_invocation_ends_less_a_margin():
+    # Given a window closing in 20 s and an invocation with 50 s left
+    assert dial_budget_seconds(NOW + 20_000, NOW, 50_000) == 18.0
+    # And one with 5 s left in a long window
+    assert dial_budget_seconds(NOW + 3_600_000, NOW, 5_000) == 3.0
+    # And a window already closing: nothing
+    assert dial_budget_seconds(NOW + 1_000, NOW, 50_000) == 0.0
+
+
+def test_the_next_free_second_skips_full_ones():
+    assert next_free_second({100: 2, 101: 2, 103: 1}, 100, 2) == 102
+    assert next_free_second({}, 100, 2) == 100
+
+
+def test_redials_back_off_up_to_five_minutes():
+    assert [redial_delay_seconds(n) for n in range(7)] == [15, 30, 60, 120, 240, 300, 300]
 
 
 def test_a_tick_reads_from_its_watermark_through_the_end_of_the_next_minute():

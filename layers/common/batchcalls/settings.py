@@ -31,6 +31,7 @@ class StorageSettings(_EnvSettings):
     contacts_table: str = "Contacts"
     slots_table: str = "Slots"
     coordination_table: str = "Coordination"
+    outbox_table: str = "Outbox"
     aws_region: str = "us-east-1"
 
 
@@ -47,6 +48,7 @@ class PlannerSettings(StorageSettings):
 
 class DeliverySettings(StorageSettings):
     call_queue_url: str = ""
+    call_dead_letter_queue_url: str = ""
     event_bus_name: str = "default"
     provider_url: str = "http://127.0.0.1:3001"
     provider_secret_name: str = ""

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from batchcalls.adapters.slot_store import SlotStore
-from batchcalls.adapters.tables import CoordinationRecord
+from batchcalls.adapters.tables import CountItem
+from batchcalls.adapters.transactions import Transaction, with_retries
 from batchcalls.concurrency import parallel_map
 from batchcalls.domain.bookings import minute_of
 
@@ -40,21 +41,41 @@ class BookingLedger:
 
         def add(item: tuple[str, int]) -> None:
             minute, delta = item
-            CoordinationRecord(pk=pk, sk=minute).update(
-                actions=[CoordinationRecord.value.add(delta)]
+            with_retries(
+                lambda: CountItem(pk=pk, sk=minute).update(actions=[CountItem.value.add(delta)]),
+                "booking",
             )
 
         changes = sorted((m, d) for m, d in deltas.items() if d)
         parallel_map(add, changes, WRITE_THREADS if len(changes) > 2 else 1)
+
+    def change(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        campaign_id: str,
+        booked: Iterable[int],
+        released: Iterable[int],
+    ) -> None:
+        """Book and release calls within a transaction (one update per minute touched)."""
+        deltas = Counter(minute_of(ms) for ms in booked)
+        deltas.subtract(Counter(minute_of(ms) for ms in released))
+        for minute, delta in sorted(deltas.items()):
+            if delta:
+                tx.update(
+                    CountItem(pk=_pk(tenant_id, campaign_id), sk=minute),
+                    [CountItem.value.add(delta)],
+                    label=f"booking {minute}",
+                )
 
     def booked_minutes(
         self, tenant_id: str, campaign_id: str, first: str, last: str
     ) -> dict[str, int]:
         return {
             item.sk: int(item.value)
-            for item in CoordinationRecord.query(
+            for item in CountItem.query(
                 _pk(tenant_id, campaign_id),
-                CoordinationRecord.sk.between(first, last),
+                CountItem.sk.between(first, last),
                 consistent_read=True,
             )
         }

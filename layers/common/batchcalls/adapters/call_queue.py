@@ -46,3 +46,36 @@ class SqsCallQueue:
                 logger.warning("call messages not sent", count=len(batch))
                 failed.extend(m for m, _ in batch)
         return failed
+
+
+class SqsDeadLetters:
+    """The call queue's dead-letter queue, read by the sweeper (services.delivery.sweep)."""
+
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or boto3.client("sqs")
+
+    def receive(self) -> list[tuple[dict[str, Any], str]]:
+        """Up to 10 messages (body, receipt handle), hidden from others for 5 minutes."""
+        if not self.queue_url:
+            return []
+        answer = self.client.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300
+        )
+        found = []
+        for message in answer.get("Messages", []):
+            try:
+                body = json.loads(message["Body"])
+            except ValueError:
+                body = {"unreadable": message["Body"][:200]}
+            found.append(
+                (body if isinstance(body, dict) else {"unreadable": True}, message["ReceiptHandle"])
+            )
+        return found
+
+    def delete(self, receipt: str) -> None:
+        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)

@@ -13,9 +13,11 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from batchcalls.adapters.tables import CampaignRecord, plain_dict
+from batchcalls.adapters.contact_moves import ContactCounts
+from batchcalls.adapters.outbox import add_event
+from batchcalls.adapters.tables import CampaignRecord
+from batchcalls.adapters.transactions import transaction
 from batchcalls.clock import to_iso
-from batchcalls.domain.campaigns import CONTACT_STATUSES
 from batchcalls.errors import Conflict, InvalidCursor, NotFound
 from batchcalls.models.campaign import CampaignSettings
 
@@ -86,7 +88,6 @@ class CampaignStore:
             tags=list(settings.tags),
             created_at=to_iso(now),
             updated_at=to_iso(now),
-            counts={status_name: 0 for status_name in CONTACT_STATUSES},
         )
         try:
             record.save(condition=CampaignRecord.campaign_id.does_not_exist())
@@ -164,18 +165,14 @@ class CampaignStore:
         self._update(record, [CampaignRecord.contact_seq.add(count)], allowed)
         return int(record.contact_seq) - count + 1
 
-    def count(self, record: CampaignRecord, status: str) -> int:
-        """Contacts of the campaign in one status, from its counters."""
-        return int(plain_dict(record.counts).get(status, 0))
+    def with_counts(self, record: CampaignRecord) -> CampaignRecord:
+        """The record with `counts` filled in from the campaign's contact counters."""
+        record.counts = ContactCounts().totals(record.tenant_id, record.campaign_id)
+        return record
 
     def next_plan_version(self, record: CampaignRecord) -> int:
         record.update(actions=[CampaignRecord.plan_version.add(1)])
         return int(record.plan_version)
-
-    def add_counts(self, record: CampaignRecord, deltas: dict[str, int]) -> None:
-        actions = [CampaignRecord.counts[name].add(n) for name, n in deltas.items() if n]
-        if actions:
-            record.update(actions=actions)
 
     def delete(self, record: CampaignRecord, allowed: Iterable[str]) -> None:
         try:
@@ -194,6 +191,32 @@ class CampaignStore:
                     f"the campaign is no longer {' or '.join(sorted(allowed))}"
                 ) from None
             raise
+
+    def complete(
+        self,
+        record: CampaignRecord,
+        now: datetime,
+        event: dict[str, Any],
+        webhook_url: str | None,
+        now_ms: int,
+    ) -> None:
+        """active -> completed with its event, only while the plan read is still current
+        and no contact is open. Raises ConditionFailed otherwise."""
+        tx = transaction("complete campaign")
+        tx.update(
+            record,
+            [
+                CampaignRecord.status.set("completed"),
+                CampaignRecord.updated_at.set(to_iso(now)),
+                CampaignRecord.finished_at.set(to_iso(now)),
+            ],
+            (CampaignRecord.status == "active")
+            & (CampaignRecord.plan_version == int(record.plan_version)),
+            label="campaign",
+        )
+        ContactCounts().require_none_open(tx, record.tenant_id, record.campaign_id)
+        add_event(tx, event, webhook_url, now_ms)
+        tx.commit()
 
     def set_planning(self, record: CampaignRecord, planning: dict[str, Any]) -> None:
         """Progress of the plan in the background, shown as the campaign's `planning`;

@@ -5,8 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-
-from pynamodb.exceptions import UpdateError
+from typing import Any
 
 from batchcalls.adapters.campaign_store import (
     Page,
@@ -14,21 +13,14 @@ from batchcalls.adapters.campaign_store import (
     encode_cursor,
     is_sequence_number,
 )
-from batchcalls.adapters.tables import ContactRecord
+from batchcalls.adapters.contact_moves import Move, write_moves
+from batchcalls.adapters.tables import SEQ_WIDTH, ContactRecord, partition_key, status_seq
 from batchcalls.clock import to_iso
 from batchcalls.domain.contacts import NewContact
 from batchcalls.errors import Conflict, NotFound
 from batchcalls.ids import CONTACT_SHARDS, contact_id_for, contact_shard
 
-_SEQ_WIDTH = 12
-
-
-def partition_key(tenant_id: str, campaign_id: str, shard: int) -> str:
-    return f"{tenant_id}#{campaign_id}#{shard:02d}"
-
-
-def status_seq(status: str, seq: int) -> str:
-    return f"{status}#{seq:0{_SEQ_WIDTH}d}"
+__all__ = ["ContactPlanWrites", "ContactStore", "partition_key", "status_seq"]
 
 
 class ContactStore:
@@ -53,31 +45,31 @@ class ContactStore:
         contacts: Sequence[NewContact],
         first_seq: int,
         now: datetime,
-    ) -> None:
-        """Write new contacts as `pending` in full batches (no condition is needed: ids are
-        derived from the number, so a repeat overwrites the same item, never adds one)."""
+    ) -> int:
+        """Write new contacts as `pending`, each only if its id (derived from the number)
+        is not taken, with the campaign's counters; returns how many were new."""
         stamp = to_iso(now)
-        with ContactRecord.batch_write() as batch:
-            for offset, contact in enumerate(contacts):
-                cid = contact_id_for(campaign_id, contact.phone_number)
-                seq = first_seq + offset
-                batch.save(
-                    ContactRecord(
-                        pk=partition_key(tenant_id, campaign_id, contact_shard(cid)),
-                        contact_id=cid,
-                        seq=seq,
-                        status="pending",
-                        status_seq=status_seq("pending", seq),
-                        phone_number=contact.phone_number,
-                        name=contact.name,
-                        timezone=contact.timezone,
-                        variables=contact.variables or None,
-                        timezones=list(contact.timezones),
-                        attempts=0,
-                        plan_version=0,
-                        updated_at=stamp,
-                    )
-                )
+        moves = []
+        for offset, contact in enumerate(contacts):
+            cid = contact_id_for(campaign_id, contact.phone_number)
+            seq = first_seq + offset
+            record = ContactRecord(
+                pk=partition_key(tenant_id, campaign_id, contact_shard(cid)),
+                contact_id=cid,
+                seq=seq,
+                status="pending",
+                status_seq=status_seq("pending", seq),
+                phone_number=contact.phone_number,
+                name=contact.name,
+                timezone=contact.timezone,
+                variables=contact.variables or None,
+                timezones=list(contact.timezones),
+                attempts=0,
+                plan_version=0,
+                updated_at=stamp,
+            )
+            moves.append(Move(record, "pending", new=True))
+        return sum(write_moves(moves, now, "add contacts"))
 
     def get(self, tenant_id: str, campaign_id: str, contact_id: str) -> ContactRecord:
         if not contact_id.startswith("ct_") or len(contact_id) > 40:
@@ -153,7 +145,7 @@ class ContactStore:
             yield from ContactRecord.by_status.query(
                 pk,
                 ContactRecord.status_seq.between(
-                    status_seq(status, after_seq + 1), status_seq(status, 10**_SEQ_WIDTH - 1)
+                    status_seq(status, after_seq + 1), status_seq(status, 10**SEQ_WIDTH - 1)
                 ),
                 page_size=page_size,
                 attributes_to_get=projection,
@@ -162,91 +154,103 @@ class ContactStore:
     def cancel(self, record: ContactRecord, now: datetime) -> str:
         """A contact not yet queued becomes cancelled; returns the status it left."""
         previous = record.status
-        try:
-            record.update(
-                actions=[
-                    ContactRecord.status.set("cancelled"),
-                    ContactRecord.status_seq.set(status_seq("cancelled", int(record.seq))),
-                    ContactRecord.plan_version.add(1),
-                    ContactRecord.updated_at.set(to_iso(now)),
-                ],
-                condition=ContactRecord.status.is_in("pending", "scheduled"),
+        written = write_moves(
+            [
+                Move(
+                    record,
+                    "cancelled",
+                    [ContactRecord.plan_version.add(1)],
+                    ContactRecord.status.is_in("pending", "scheduled")
+                    & (ContactRecord.status == previous),
+                )
+            ],
+            now,
+            "cancel contact",
+        )
+        if not written[0]:
+            raise Conflict(
+                f"the contact is {record.status}; only one not yet queued can be cancelled"
             )
-        except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-                raise Conflict(
-                    f"the contact is {record.status}; only one not yet queued can be cancelled"
-                ) from None
-            raise
         return previous
 
 
 class ContactPlanWrites:
-    """The planner's conditional writes to contacts: only a contact still `pending` or
-    `scheduled` (not queued, in progress or finished) takes a new plan."""
+    """The planner's writes to contacts, many at a time with their counters: only a
+    contact still `pending` or `scheduled` in the plan version it was read in (not
+    queued, in progress or finished meanwhile) takes a new plan."""
 
     REPLANNABLE = ("pending", "scheduled")
 
     def schedule(
         self,
-        record: ContactRecord,
-        due_ms: int,
-        caller_id: str | None,
+        plans: Sequence[tuple[ContactRecord, int, str | None]],
         plan_version: int,
         now: datetime,
-    ) -> bool:
-        return self._conditional(
-            record,
+    ) -> list[bool]:
+        """(contact, due ms, caller id) each -> scheduled; whether each was written."""
+        return write_moves(
             [
-                ContactRecord.status.set("scheduled"),
-                ContactRecord.status_seq.set(status_seq("scheduled", int(record.seq))),
-                ContactRecord.scheduled_at.set(due_ms),
-                ContactRecord.caller_id.set(caller_id)
-                if caller_id
-                else ContactRecord.caller_id.remove(),
-                ContactRecord.plan_version.set(plan_version),
-                ContactRecord.reason.remove(),
-                ContactRecord.updated_at.set(to_iso(now)),
+                Move(
+                    record,
+                    "scheduled",
+                    [
+                        ContactRecord.scheduled_at.set(due_ms),
+                        ContactRecord.caller_id.set(caller_id)
+                        if caller_id
+                        else ContactRecord.caller_id.remove(),
+                        ContactRecord.plan_version.set(plan_version),
+                        ContactRecord.reason.remove(),
+                    ],
+                    self._unchanged(record, self.REPLANNABLE),
+                )
+                for record, due_ms, caller_id in plans
             ],
+            now,
+            "plan contacts",
         )
 
-    def skip(self, record: ContactRecord, reason: str, plan_version: int, now: datetime) -> bool:
-        return self._conditional(
-            record,
+    def skip(
+        self, skips: Sequence[tuple[ContactRecord, str]], plan_version: int, now: datetime
+    ) -> list[bool]:
+        """(contact, reason) each -> skipped; whether each was written."""
+        return write_moves(
             [
-                ContactRecord.status.set("skipped"),
-                ContactRecord.status_seq.set(status_seq("skipped", int(record.seq))),
-                ContactRecord.scheduled_at.remove(),
-                ContactRecord.reason.set(reason),
-                ContactRecord.plan_version.set(plan_version),
-                ContactRecord.updated_at.set(to_iso(now)),
+                Move(
+                    record,
+                    "skipped",
+                    [
+                        ContactRecord.scheduled_at.remove(),
+                        ContactRecord.reason.set(reason),
+                        ContactRecord.plan_version.set(plan_version),
+                    ],
+                    self._unchanged(record, self.REPLANNABLE),
+                )
+                for record, reason in skips
             ],
+            now,
+            "skip contacts",
         )
 
-    def cancel(self, record: ContactRecord, now: datetime) -> bool:
-        return self._conditional(
-            record,
+    def cancel(self, records: Sequence[ContactRecord], now: datetime) -> list[bool]:
+        """Contacts not yet dialled -> cancelled; whether each was written."""
+        return write_moves(
             [
-                ContactRecord.status.set("cancelled"),
-                ContactRecord.status_seq.set(status_seq("cancelled", int(record.seq))),
-                ContactRecord.plan_version.add(1),
-                ContactRecord.updated_at.set(to_iso(now)),
+                Move(
+                    record,
+                    "cancelled",
+                    [ContactRecord.plan_version.add(1)],
+                    self._unchanged(record, ("pending", "scheduled", "queued")),
+                )
+                for record in records
             ],
-            statuses=("pending", "scheduled", "queued"),
+            now,
+            "cancel contacts",
         )
 
-    def _conditional(
-        self, record: ContactRecord, actions: list, statuses: tuple[str, ...] = REPLANNABLE
-    ) -> bool:
-        """True when written; False when the contact moved on meanwhile (e.g. got queued)."""
-        try:
-            record.update(
-                actions=actions,
-                condition=ContactRecord.status.is_in(*statuses)
-                & (ContactRecord.plan_version == record.plan_version),
-            )
-        except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+    @staticmethod
+    def _unchanged(record: ContactRecord, statuses: tuple[str, ...]) -> Any:
+        return (
+            ContactRecord.status.is_in(*statuses)
+            & (ContactRecord.status == record.status)
+            & (ContactRecord.plan_version == int(record.plan_version))
+        )

@@ -1,259 +1,441 @@
-"""Delivery's conditional writes to slots and contacts: each status change happens once.
+"""Delivery's writes: each step of a call is one transaction, so a crash between two
+requests never leaves half a step behind.
 
-Every contact transition is conditional on the state it was read in (status, plan
-version, attempts or call id), so a duplicate tick, queue message or callback loses the
-race and changes nothing.
+Every step changes the contact's status on a condition naming the state it was read in
+(status, plan version, attempt or call id), its counters (adapters/contact_moves), and
+whatever else belongs to the step, all at once:
+- claim: slot planned -> queued, contact scheduled -> queued, its claim in transit;
+- park: the call waits for a free place, its claim done with;
+- start: contact queued -> in progress, a place (new, or the reserved one) and a second
+  under the campaign's rate taken, the call record, the day's call count, the claim done;
+- end: contact in progress -> its final status (or scheduled again with the retry's slot
+  and booking), the place freed, and `call.completed` in the outbox;
+- unqueue / replan: a queued (or started, never placed) call goes back to scheduled (with
+  its new slot and booking), or ends cancelled or skipped; its place and booking freed.
+A `ConditionFailed` says someone else moved first (a duplicate, a newer plan): the use
+case reads again and decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
-from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
-
-from batchcalls.adapters.contact_store import partition_key, status_seq
-from batchcalls.adapters.leases import model_connection
+from batchcalls.adapters import call_counters
+from batchcalls.adapters.bookings import BookingLedger
+from batchcalls.adapters.claims import ClaimStore
+from batchcalls.adapters.contact_moves import ContactMoves, contact_key
+from batchcalls.adapters.leases import DONE_KEEP_SECONDS, LIVE_PK, LeaseStore, Limits, WaitingCall
+from batchcalls.adapters.outbox import add_event
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, minute_of
-from batchcalls.adapters.tables import ContactRecord, CoordinationRecord, SlotRecord
-from batchcalls.clock import to_iso
-from batchcalls.ids import contact_shard
+from batchcalls.adapters.tables import ContactRecord, LeaseItem, SlotMarkRecord, SlotRecord
+from batchcalls.adapters.transactions import transaction, with_retries
+from batchcalls.clock import to_epoch_ms
+from batchcalls.ids import call_id_for
+
+__all__ = ["Attempt", "AttemptEnd", "DeliveryStore", "Retry", "contact_key"]
 
 
-def _conditional_failure(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) in (
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
+@dataclass(frozen=True)
+class Attempt:
+    """Which attempt of which contact a message or a call is about."""
+
+    tenant_id: str
+    campaign_id: str
+    contact_id: str
+    attempt: int
+    plan_version: int
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> Attempt:
+        return cls(
+            message["tenant_id"],
+            message["campaign_id"],
+            message["contact_id"],
+            int(message["attempt"]),
+            int(message["plan_version"]),
+        )
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """What an ended attempt records on its contact."""
+
+    attempt: int
+    outcome: str
+    duration_seconds: int | None
+    summary: str | None
+    reason: str | None
+
+    def actions(self) -> list[Any]:
+        actions: list[Any] = [
+            ContactRecord.attempts.set(self.attempt),
+            ContactRecord.last_outcome.set(self.outcome),
+            ContactRecord.duration_seconds.set(self.duration_seconds)
+            if self.duration_seconds is not None
+            else ContactRecord.duration_seconds.remove(),
+            ContactRecord.summary.set(self.summary)
+            if self.summary
+            else ContactRecord.summary.remove(),
+        ]
+        if self.reason:
+            actions.append(ContactRecord.reason.set(self.reason))
+        return actions
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A call planned again: its slot (not yet written) and the instant it is booked at."""
+
+    slot: SlotRecord
+    caller_id: str | None
+
+    @property
+    def due_ms(self) -> int:
+        return int(self.slot.due_ms)
+
+    @property
+    def plan_version(self) -> int:
+        return int(self.slot.plan_version)
+
+
+def _queued_for(attempt: Attempt) -> Any:
+    return (
+        (ContactRecord.status == "queued")
+        & (ContactRecord.plan_version == attempt.plan_version)
+        & (ContactRecord.attempts == attempt.attempt - 1)
     )
 
 
-def contact_key(tenant_id: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
-    return partition_key(tenant_id, campaign_id, contact_shard(contact_id)), contact_id
-
-
-def _status_actions(contact: ContactRecord, status: str, now: datetime) -> list[Any]:
-    return [
-        ContactRecord.status.set(status),
-        ContactRecord.status_seq.set(status_seq(status, int(contact.seq))),
-        ContactRecord.updated_at.set(to_iso(now)),
-    ]
-
-
 class DeliveryStore:
-    def __init__(self, slots: SlotStore | None = None) -> None:
+    def __init__(
+        self,
+        slots: SlotStore | None = None,
+        leases: LeaseStore | None = None,
+        claims: ClaimStore | None = None,
+        bookings: BookingLedger | None = None,
+    ) -> None:
         self.slots = slots or SlotStore()
+        self.leases = leases or LeaseStore()
+        self.claims = claims or ClaimStore()
+        self.bookings = bookings or BookingLedger()
 
     # ------------------------------------------------------------------ reads
-    def slots_in_minutes(self, minutes_ms: Iterable[int]) -> list[SlotRecord]:
-        return list(self.slots.in_minutes(minute_of(m) for m in minutes_ms))
-
     def contacts(self, keys: Iterable[tuple[str, str, str]]) -> dict[str, ContactRecord]:
-        """(tenant, campaign, contact id) -> contact, read in batches of 100."""
+        """(tenant, campaign, contact id) -> contact, strongly consistent, 100 a request."""
         wanted = list(dict.fromkeys(contact_key(*k) for k in keys))
         found: dict[str, ContactRecord] = {}
         for start in range(0, len(wanted), 100):
-            for item in ContactRecord.batch_get(wanted[start : start + 100]):
+            part = wanted[start : start + 100]
+
+            def read(part: list[tuple[str, str]] = part) -> list[ContactRecord]:
+                return list(ContactRecord.batch_get(part, consistent_read=True))
+
+            for item in with_retries(read, "contacts read"):
                 found[item.contact_id] = item
         return found
 
     def contact(self, tenant_id: str, campaign_id: str, contact_id: str) -> ContactRecord | None:
         try:
-            return ContactRecord.get(
-                *contact_key(tenant_id, campaign_id, contact_id), consistent_read=True
+            return with_retries(
+                lambda: ContactRecord.get(
+                    *contact_key(tenant_id, campaign_id, contact_id), consistent_read=True
+                ),
+                "contact read",
             )
         except ContactRecord.DoesNotExist:
             return None
 
-    # ------------------------------------------------------------------ slots
+    # ------------------------------------------------------------------ dispatch
     def claim(
-        self, slot: SlotRecord, contact: ContactRecord, claim: CoordinationRecord, now: datetime
-    ) -> bool:
-        """Slot planned -> queued and contact scheduled -> queued, at once, only if the
-        contact still waits for exactly this slot (plan version, attempt, due time)."""
-        try:
-            with TransactWrite(connection=model_connection()) as tx:
-                tx.update(
-                    slot,
-                    actions=[SlotRecord.status.set("queued")],
-                    condition=SlotRecord.status == "planned",
-                )
-                tx.update(
-                    contact,
-                    actions=_status_actions(contact, "queued", now),
-                    condition=(ContactRecord.status == "scheduled")
-                    & (ContactRecord.plan_version == int(slot.plan_version))
-                    & (ContactRecord.attempts == int(slot.attempt) - 1)
-                    & (ContactRecord.scheduled_at == int(slot.due_ms)),
-                )
-                tx.save(claim)
-        except TransactWriteError as error:
-            if _conditional_failure(error):
-                return False
-            raise
-        return True
-
-    def set_slot_status(self, key: SlotKey, status: str) -> None:
-        try:
-            SlotRecord(key.minute_shard, key.slot_key).update(
-                actions=[SlotRecord.status.set(status)],
-                condition=SlotRecord.minute_shard.exists(),
-            )
-        except UpdateError as error:
-            if not _conditional_failure(error):
-                raise
-
-    def delete_slot(self, key: SlotKey) -> None:
-        try:
-            SlotRecord(key.minute_shard, key.slot_key).delete()
-        except DeleteError as error:
-            if not _conditional_failure(error):
-                raise
-
-    def put_slot(self, slot: SlotRecord) -> None:
-        self.slots.put(slot)
-
-    # ------------------------------------------------------------------ contacts
-    def _transition(self, contact: ContactRecord, actions: list[Any], condition: Condition) -> bool:
-        try:
-            contact.update(actions=actions, condition=condition)
-        except UpdateError as error:
-            if _conditional_failure(error):
-                return False
-            raise
-        return True
-
-    @staticmethod
-    def _queued_for(contact: ContactRecord, plan_version: int, attempt: int) -> Condition:
-        return (
-            (ContactRecord.status == "queued")
-            & (ContactRecord.plan_version == plan_version)
-            & (ContactRecord.attempts == attempt - 1)
+        self,
+        slot: SlotRecord,
+        contact: ContactRecord,
+        message: dict[str, Any],
+        now: datetime,
+        arrives_ms: int,
+    ) -> dict[str, Any]:
+        """Slot planned -> queued and contact scheduled -> queued for exactly this slot;
+        returns the message naming its claim. Raises ConditionFailed."""
+        tx = transaction("claim")
+        moves = ContactMoves(tx)
+        tx.update(
+            slot,
+            [
+                SlotRecord.status.set("queued"),
+                SlotRecord.ttl.set(to_epoch_ms(now) // 1000 + DONE_KEEP_SECONDS),
+            ],
+            SlotRecord.status == "planned",
+            label="slot",
         )
+        moves.move(
+            contact,
+            "queued",
+            now,
+            condition=(ContactRecord.status == "scheduled")
+            & (ContactRecord.plan_version == int(slot.plan_version))
+            & (ContactRecord.attempts == int(slot.attempt) - 1)
+            & (ContactRecord.scheduled_at == int(slot.due_ms)),
+        )
+        claimed = self.claims.add(tx, message, to_epoch_ms(now), arrives_ms)
+        moves.commit()
+        return claimed
 
-    def start_call(
+    # ------------------------------------------------------------------ places
+    def park(self, message: dict[str, Any], priority: int) -> None:
+        """The call waits for a free place (its claim is done with). Raises ConditionFailed
+        when it waits already."""
+        tx = transaction("park")
+        self.leases.park(tx, message, priority)
+        self.claims.remove(tx, message)
+        tx.commit()
+
+    def admit(
+        self,
+        waiting: WaitingCall,
+        lease: LeaseItem,
+        limits: Limits,
+        message: dict[str, Any],
+        now_ms: int,
+        arrives_ms: int,
+    ) -> dict[str, Any]:
+        """A waiting call gets a free place, reserved for it while its message travels to
+        the caller. Raises ConditionFailed (no free place, or it was admitted already)."""
+        tx = transaction("admit")
+        self.leases.unpark(tx, waiting)
+        self.leases.take(tx, lease, limits)
+        claimed = self.claims.add(tx, message, now_ms, arrives_ms)
+        tx.commit()
+        return claimed
+
+    def drop_waiting(self, waiting: WaitingCall) -> None:
+        tx = transaction("drop waiting")
+        self.leases.unpark(tx, waiting)
+        tx.commit()
+
+    # ------------------------------------------------------------------ the dial
+    def start(
         self,
         contact: ContactRecord,
-        plan_version: int,
-        attempt: int,
+        message: dict[str, Any],
         call_id: str,
         caller_id: str | None,
+        lease: LeaseItem,
+        limits: Limits,
+        rate: int,
+        day: date,
         now: datetime,
-    ) -> bool:
-        """queued -> in_progress for this attempt: the one write that lets a call be dialled."""
-        actions = [
-            *_status_actions(contact, "in_progress", now),
-            ContactRecord.attempts.set(attempt),
-            ContactRecord.call_id.set(call_id),
+    ) -> None:
+        """Contact queued -> in progress for this attempt, with its place (a new one, or
+        the one reserved for it), a second under the campaign's rate, the call record and
+        the day's count. Raises ConditionFailed: "rate" (this second is full), "provider
+        place" / "campaign place" (no free place), "contact" or "lease" (a duplicate)."""
+        attempt = Attempt.of(message)
+        now_ms = to_epoch_ms(now)
+        tx = transaction("start call")
+        moves = ContactMoves(tx)
+        self.leases.count_second(tx, attempt.tenant_id, attempt.campaign_id, now_ms // 1000, rate)
+        live = [
+            LeaseItem.call_id.set(call_id),
+            LeaseItem.started_ms.set(now_ms),
+            LeaseItem.expires_ms.set(int(lease.expires_ms)),
+            LeaseItem.message.set(message),
         ]
         if caller_id:
+            live.append(LeaseItem.caller_id.set(caller_id))
+        if message.get("reserved"):
+            self.leases.go_live(tx, lease.sk, attempt.attempt, live)
+        else:
+            lease.state, lease.call_id, lease.started_ms = "live", call_id, now_ms
+            lease.caller_id, lease.message = caller_id, message
+            self.leases.take(tx, lease, limits)
+        actions = [ContactRecord.attempts.set(attempt.attempt), ContactRecord.call_id.set(call_id)]
+        if caller_id:
             actions.append(ContactRecord.caller_id.set(caller_id))
-        return self._transition(contact, actions, self._queued_for(contact, plan_version, attempt))
+        moves.move(contact, "in_progress", now, actions, _queued_for(attempt))
+        self.leases.record_call(tx, call_id, lease.sk, message, now_ms // 1000 + 7 * 86_400)
+        call_counters.count_call(tx, attempt.tenant_id, attempt.campaign_id, day)
+        self.claims.remove(tx, message)
+        moves.commit()
 
-    def set_call_id(self, contact: ContactRecord, old: str, new: str, caller_id: str) -> bool:
-        """Failover to another caller ID is a new provider call id of the same attempt."""
-        return self._transition(
+    def fail_over(
+        self,
+        contact: ContactRecord,
+        message: dict[str, Any],
+        lease_id: str,
+        old: str,
+        new: str,
+        caller_id: str,
+        now: datetime,
+    ) -> None:
+        """Another caller ID for the same attempt: a new provider call id. Raises
+        ConditionFailed when the attempt moved on."""
+        tx = transaction("fail over")
+        tx.update(
             contact,
             [ContactRecord.call_id.set(new), ContactRecord.caller_id.set(caller_id)],
             (ContactRecord.status == "in_progress") & (ContactRecord.call_id == old),
+            label="contact",
         )
-
-    def undo_start(self, contact: ContactRecord, call_id: str, attempt: int, now: datetime) -> bool:
-        """The provider could not be reached: the attempt was not placed; queued again."""
-        return self._transition(
-            contact,
-            [
-                *_status_actions(contact, "queued", now),
-                ContactRecord.attempts.set(attempt - 1),
-                ContactRecord.call_id.remove(),
-            ],
-            (ContactRecord.status == "in_progress") & (ContactRecord.call_id == call_id),
+        tx.update(
+            LeaseItem(pk=LIVE_PK, sk=lease_id),
+            [LeaseItem.call_id.set(new), LeaseItem.caller_id.set(caller_id)],
+            (LeaseItem.state == "live") & (LeaseItem.call_id == old),
+            label="lease",
         )
+        self.leases.record_call(tx, new, lease_id, message, to_epoch_ms(now) // 1000 + 7 * 86_400)
+        tx.commit()
 
-    def unqueue(
-        self,
-        contact: ContactRecord,
-        plan_version: int,
-        attempt: int,
-        status: str,
-        now: datetime,
-        reason: str | None = None,
-    ) -> bool:
-        """A queued call that will not be dialled: back to `scheduled` (under a new plan
-        version, so its slot is stale) or `cancelled`."""
-        actions = [
-            *_status_actions(contact, status, now),
-            ContactRecord.plan_version.set(int(contact.plan_version) + 1),
-        ]
-        if reason:
-            actions.append(ContactRecord.reason.set(reason))
-        return self._transition(contact, actions, self._queued_for(contact, plan_version, attempt))
-
-    def replan_queued(
-        self,
-        contact: ContactRecord,
-        plan_version: int,
-        attempt: int,
-        new_version: int,
-        due_ms: int,
-        caller_id: str | None,
-        now: datetime,
-    ) -> bool:
-        """A queued call whose window closed: scheduled again at its next allowed time."""
-        actions = [
-            *_status_actions(contact, "scheduled", now),
-            ContactRecord.plan_version.set(new_version),
-            ContactRecord.scheduled_at.set(due_ms),
-        ]
-        if caller_id:
-            actions.append(ContactRecord.caller_id.set(caller_id))
-        return self._transition(contact, actions, self._queued_for(contact, plan_version, attempt))
-
-    def end_call(
+    # ------------------------------------------------------------------ the end of an attempt
+    def end(
         self,
         contact: ContactRecord,
         call_id: str,
-        outcome: str,
-        duration_seconds: int | None,
-        summary: str | None,
+        status: str,
+        ended: AttemptEnd,
+        lease: LeaseItem | None,
+        event: dict[str, Any],
+        webhook_url: str | None,
+        retry: Retry | None,
         now: datetime,
-        final_status: str | None,
-        retry: tuple[int, int, str | None] | None = None,
+    ) -> None:
+        """The attempt `call_id` ends: the contact (as read: in progress with that call, or
+        scheduled/queued again after a dial that was given up) takes `status`, its place is
+        freed, `call.completed` goes to the outbox and a retry's slot, mark and booking are
+        written. Raises ConditionFailed when it ended already."""
+        tx = transaction("end attempt")
+        moves = ContactMoves(tx)
+        condition = (
+            (ContactRecord.status == contact.status)
+            & (ContactRecord.call_id == call_id)
+            & (ContactRecord.attempts == int(contact.attempts or 0))
+        )
+        actions = ended.actions()
+        if retry is not None:
+            actions += [
+                ContactRecord.scheduled_at.set(retry.due_ms),
+                ContactRecord.plan_version.set(retry.plan_version),
+            ]
+            if retry.caller_id:
+                actions.append(ContactRecord.caller_id.set(retry.caller_id))
+            self._write_slot(tx, retry.slot)
+            tenant_id, campaign_id = retry.slot.tenant_id, retry.slot.campaign_id
+            self.bookings.change(tx, tenant_id, campaign_id, [retry.due_ms], [])
+        moves.move(contact, status, now, actions, condition)
+        if lease is not None:
+            self.leases.give_back(tx, lease, "live")
+        add_event(tx, event, webhook_url, to_epoch_ms(now))
+        moves.commit()
+
+    # ------------------------------------------------------------------ calls not dialled
+    def unqueue(
+        self,
+        contact: ContactRecord,
+        message: dict[str, Any],
+        status: str,
+        now: datetime,
         reason: str | None = None,
-    ) -> bool:
-        """Record the attempt's outcome once (in_progress with this call id only); the
-        contact ends in `final_status`, or is scheduled again for `retry` = (due ms, plan
-        version, caller id)."""
-        status = final_status or "scheduled"
-        actions = [
-            *_status_actions(contact, status, now),
-            ContactRecord.last_outcome.set(outcome),
-        ]
-        actions.append(
-            ContactRecord.duration_seconds.set(duration_seconds)
-            if duration_seconds is not None
-            else ContactRecord.duration_seconds.remove()
-        )
-        actions.append(
-            ContactRecord.summary.set(summary) if summary else ContactRecord.summary.remove()
-        )
+        release_booking: bool = True,
+        started: LeaseItem | None = None,
+    ) -> None:
+        """A queued call that will not be dialled: `scheduled` again under a new plan version
+        (its slot stale, for a resume to re-plan), `cancelled` or `skipped`. Its claim, slot,
+        reserved place and (unless it stays scheduled) booking go with it. With `started`
+        (its live place), a call started but never placed, from `in_progress`."""
+        attempt = Attempt.of(message)
+        tx = transaction("unqueue")
+        moves = ContactMoves(tx)
+        actions = [ContactRecord.plan_version.set(int(contact.plan_version) + 1)]
         if reason:
             actions.append(ContactRecord.reason.set(reason))
-        if retry is not None:
-            due_ms, version, caller_id = retry
-            actions += [
-                ContactRecord.scheduled_at.set(due_ms),
-                ContactRecord.plan_version.set(version),
-            ]
-            if caller_id:
-                actions.append(ContactRecord.caller_id.set(caller_id))
-        return self._transition(
-            contact,
-            actions,
-            (ContactRecord.status == "in_progress") & (ContactRecord.call_id == call_id),
-        )
+        condition = _queued_for(attempt)
+        if started is not None:
+            actions.append(ContactRecord.attempts.set(attempt.attempt - 1))
+            condition = (ContactRecord.status == "in_progress") & (
+                ContactRecord.call_id == str(contact.call_id)
+            )
+            self.leases.give_back(tx, started, "live")
+        moves.move(contact, status, now, actions, condition)
+        self._done_with_message(tx, message)
+        if release_booking:
+            self.bookings.change(
+                tx, attempt.tenant_id, attempt.campaign_id, [], [int(message["due_ms"])]
+            )
+        moves.commit()
 
-    def note(self, contact: ContactRecord, reason: str) -> None:
-        contact.update(actions=[ContactRecord.reason.set(reason)])
+    def replan(
+        self,
+        contact: ContactRecord,
+        message: dict[str, Any],
+        retry: Retry,
+        booked_ms: int,
+        now: datetime,
+        lease: LeaseItem | None = None,
+    ) -> None:
+        """A call that could not be placed in time is scheduled again at its next allowed
+        instant: from `queued`, or from `in_progress` when its dial was given up before the
+        provider answered (`lease` is then its live place, freed; the attempt is not
+        counted, and dialling it later reuses its call id, so the provider still places it
+        once). The new slot, mark and booking are written; the old slot and booking go."""
+        attempt = Attempt.of(message)
+        tx = transaction("replan")
+        moves = ContactMoves(tx)
+        actions = [
+            ContactRecord.plan_version.set(retry.plan_version),
+            ContactRecord.scheduled_at.set(retry.due_ms),
+        ]
+        if retry.caller_id:
+            actions.append(ContactRecord.caller_id.set(retry.caller_id))
+        if lease is None:
+            condition = _queued_for(attempt)
+        else:
+            actions.append(ContactRecord.attempts.set(attempt.attempt - 1))
+            condition = (ContactRecord.status == "in_progress") & (
+                ContactRecord.call_id == str(contact.call_id)
+            )
+            self.leases.give_back(tx, lease, "live")
+        moves.move(contact, "scheduled", now, actions, condition)
+        self._write_slot(tx, retry.slot)
+        self.bookings.change(
+            tx, attempt.tenant_id, attempt.campaign_id, [retry.due_ms], [booked_ms]
+        )
+        self._done_with_message(tx, message)
+        moves.commit()
+
+    def _done_with_message(self, tx: Any, message: dict[str, Any]) -> None:
+        """The message's claim, its slot and a place reserved for it are done with."""
+        self.claims.remove(tx, message)
+        slot = message.get("slot")
+        if slot:
+            tx.delete(SlotRecord(slot["minute_shard"], slot["slot_key"]), label="old slot")
+        if message.get("reserved"):
+            attempt = Attempt.of(message)
+            lease_id = call_id_for(attempt.campaign_id, attempt.contact_id, attempt.attempt)
+            lease = self.leases.lease(lease_id)
+            if lease is not None and lease.state == "reserved":
+                self.leases.give_back(tx, lease, "reserved")
+
+    def _write_slot(self, tx: Any, slot: SlotRecord) -> None:
+        mark = self.slots.mark_items({slot.minute_shard})[0]
+        tx.put(SlotMarkRecord(mark.minute_shard, mark.slot_key), label="slot mark")
+        tx.put(slot, label="new slot")
+
+    def release_reserved(self, lease: LeaseItem) -> None:
+        """A reserved place whose call will not start (it moved on, or its message was
+        lost long enough for the place to expire)."""
+        self.release(lease, "reserved")
+
+    def release(self, lease: LeaseItem, state: str) -> None:
+        """Give back a place still in `state` for its attempt. Raises ConditionFailed."""
+        tx = transaction("release place")
+        self.leases.give_back(tx, lease, state)
+        tx.commit()
+
+    def delete_slot(self, key: SlotKey) -> None:
+        self.slots.delete(key)
+
+    @staticmethod
+    def minute(due_ms: int) -> str:
+        return minute_of(due_ms)

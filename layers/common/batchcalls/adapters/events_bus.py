@@ -19,7 +19,7 @@ SOURCE = "batch-calls"
 
 
 class EventBus:
-    """Implements services.delivery.Events."""
+    """Implements services.publishing.Bus."""
 
     def __init__(self, bus_name: str, client: Any | None = None) -> None:
         self.bus_name = bus_name
@@ -29,7 +29,8 @@ class EventBus:
     def client(self) -> Any:
         return self._client or boto3.client("events")
 
-    def put(self, detail: dict[str, Any]) -> None:
+    def put_many(self, details: list[dict[str, Any]]) -> list[bool]:
+        """Put up to 10 events; which of them the bus took (the others may be put again)."""
         answer = self.client.put_events(
             Entries=[
                 {
@@ -38,10 +39,10 @@ class EventBus:
                     "Detail": json.dumps(detail),
                     "EventBusName": self.bus_name,
                 }
+                for detail in details
             ]
         )
-        if answer.get("FailedEntryCount"):
-            raise RuntimeError(f"the event bus refused {detail['event']}: {answer['Entries']}")
+        return [not entry.get("ErrorCode") for entry in answer.get("Entries", [])]
 
 
 class WebhookSender:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from batchcalls.adapters.tables import CoordinationRecord
+from batchcalls.adapters.tables import PlanProgressItem
+from batchcalls.adapters.transactions import with_retries
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,14 @@ class PlanProgressStore:
         self, tenant_id: str, campaign_id: str, version: int, chunk: int, start: ChunkStart
     ) -> None:
         pk, sk = self._key(tenant_id, campaign_id, version, chunk)
-        CoordinationRecord(pk=pk, sk=sk, data=start.as_json()).save()
+        with_retries(
+            lambda: PlanProgressItem(pk=pk, sk=sk, data=start.as_json()).save(), "progress"
+        )
 
     def load(self, tenant_id: str, campaign_id: str, version: int, chunk: int) -> ChunkStart | None:
         pk, sk = self._key(tenant_id, campaign_id, version, chunk)
         try:
-            data = CoordinationRecord.get(pk, sk, consistent_read=True).data
-        except CoordinationRecord.DoesNotExist:
+            data = PlanProgressItem.get(pk, sk, consistent_read=True).data
+        except PlanProgressItem.DoesNotExist:
             return None
         return ChunkStart(**data)

@@ -20,13 +20,16 @@ class PlanningQueue:
     def client(self) -> Any:
         return self._client or boto3.client("sqs")
 
-    def request_plan(self, tenant_id: str, campaign_id: str, plan_version: int) -> None:
+    def request_plan(
+        self, tenant_id: str, campaign_id: str, plan_version: int, resume: bool = False
+    ) -> None:
         self._send(
             {
                 "kind": "plan",
                 "tenant_id": tenant_id,
                 "campaign_id": campaign_id,
                 "plan_version": plan_version,
+                "resume": resume,
             }
         )
 

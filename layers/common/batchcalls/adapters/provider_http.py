@@ -91,12 +91,19 @@ class HttpProvider:
         self.backoff_seconds = backoff_seconds
         self.sleep = sleep
 
-    def place(self, call: CallRequest) -> PlaceResult:
-        last = PlaceResult("unavailable", detail="not tried")
+    def place(self, call: CallRequest, budget_seconds: float) -> PlaceResult:
+        """Up to `attempts` requests, each waiting at most `timeout_seconds`, all of them
+        (backoff included) within `budget_seconds` of real time: each request's timeout is
+        cut to what is left of the budget, so none is under way after it."""
+        deadline = time.monotonic() + budget_seconds
+        last = PlaceResult("unavailable", detail="no time left to dial")
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-            last = self._once(call)
+            left = deadline - time.monotonic()
+            if left <= 0 or (attempt and left < min(self.timeout_seconds, 1.0)):
+                break
+            last = self._once(call, min(self.timeout_seconds, left))
             if last.status != "unavailable":
                 return last
             logger.warning(
@@ -107,7 +114,7 @@ class HttpProvider:
             )
         return last
 
-    def _once(self, call: CallRequest) -> PlaceResult:
+    def _once(self, call: CallRequest, timeout_seconds: float) -> PlaceResult:
         request = urllib.request.Request(
             f"{self.base_url}/calls",
             data=json.dumps(call.body()).encode(),
@@ -115,7 +122,7 @@ class HttpProvider:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+            with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
                 response.read()
                 return PlaceResult("accepted", response.status)
         except urllib.error.HTTPError as failure:

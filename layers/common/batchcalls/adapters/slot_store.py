@@ -17,7 +17,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from batchcalls.adapters.tables import SlotMarkRecord, SlotRecord
+from batchcalls.adapters.tables import RecheckItem, SlotMarkRecord, SlotRecord, WatermarkItem
+from batchcalls.adapters.transactions import conditional, with_retries
 from batchcalls.domain.bookings import minute_of
 
 __all__ = ["SLOT_SHARDS", "SlotKey", "SlotStore", "key_for", "minute_of", "new_slot"]
@@ -102,6 +103,48 @@ class SlotStore:
             for key in keys:
                 batch.delete(SlotRecord(key.minute_shard, key.slot_key))
 
+    def mark_items(self, partitions: set[str]) -> list[SlotMarkRecord]:
+        """The marks of these slot partitions (for a transaction that writes slots)."""
+        return [SlotMarkRecord(*mark_key(partition)) for partition in sorted(partitions)]
+
+    def delete(self, key: SlotKey) -> None:
+        conditional(lambda: SlotRecord(key.minute_shard, key.slot_key).delete(), "slot delete")
+
+    # ------------------------------------------------------------------ the dispatcher's place
+    def watermark(self) -> int | None:
+        """The first minute (epoch ms) the next tick reads; None before the first tick."""
+        try:
+            return int(
+                with_retries(
+                    lambda: WatermarkItem.get("dispatcher", "watermark", consistent_read=True),
+                    "watermark read",
+                ).value
+            )
+        except WatermarkItem.DoesNotExist:
+            return None
+
+    def set_watermark(self, minute_ms: int) -> None:
+        with_retries(
+            lambda: WatermarkItem(pk="dispatcher", sk="watermark", value=minute_ms).save(),
+            "watermark",
+        )
+
+    def recheck_later(self, partitions: Iterable[str]) -> None:
+        """Slot partitions to read again: a planner was writing their contacts."""
+        with RecheckItem.batch_write() as batch:
+            for partition in sorted(set(partitions)):
+                batch.save(RecheckItem(pk="recheck", sk=partition))
+
+    def to_recheck(self) -> list[str]:
+        return [item.sk for item in RecheckItem.query("recheck", consistent_read=True)]
+
+    def rechecked(self, partition: str) -> None:
+        conditional(lambda: RecheckItem(pk="recheck", sk=partition).delete(), "recheck done")
+
+    def in_partitions(self, partitions: Iterable[str]) -> Iterator[SlotRecord]:
+        for partition in partitions:
+            yield from SlotRecord.query(partition, consistent_read=True)
+
     def marked_partitions(self, minutes: Iterable[str]) -> list[str]:
         """The "<minute>#<shard>" partitions of these minutes that were ever written to."""
         keys = [
@@ -119,8 +162,7 @@ class SlotStore:
 
     def in_minutes(self, minutes: Iterable[str]) -> Iterator[SlotRecord]:
         """Every slot due in these minutes (queries only the marked shards)."""
-        for partition in self.marked_partitions(minutes):
-            yield from SlotRecord.query(partition, consistent_read=True)
+        yield from self.in_partitions(self.marked_partitions(minutes))
 
     def campaign_slots_in_minute(
         self, tenant_id: str, campaign_id: str, minute: str

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
@@ -50,8 +51,10 @@ class CampaignRecord(Model):
     # Every re-plan writes a new version; slots of an older version are never dialled.
     plan_version = NumberAttribute(default=0)
     planning = JSONAttribute(null=True)
-    # Contacts per status, kept by atomic ADDs on every transition.
-    counts: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # Contacts per status: not stored here (they are counters kept in the same transaction
+    # as each contact's status, adapters/contact_moves); filled in by
+    # `CampaignStore.with_counts` for the views.
+    counts: MapAttribute[str, Any] = MapAttribute(null=True)
     rotation_offset = NumberAttribute(default=0)
     first_call_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
@@ -74,6 +77,19 @@ class ContactsByStatus(LocalSecondaryIndex):
 
     pk = UnicodeAttribute(hash_key=True)
     status_seq = UnicodeAttribute(range_key=True)
+
+
+SEQ_WIDTH = 12
+
+
+def partition_key(tenant_id: str, campaign_id: str, shard: int) -> str:
+    """A contact partition: `<tenant>#<campaign>#<shard>`."""
+    return f"{tenant_id}#{campaign_id}#{shard:02d}"
+
+
+def status_seq(status: str, seq: int) -> str:
+    """The `by_status` index's sort key: contacts of a status in the order added."""
+    return f"{status}#{seq:0{SEQ_WIDTH}d}"
 
 
 class ContactRecord(Model):
@@ -124,6 +140,7 @@ class SlotRecord(Model):
     priority = NumberAttribute()
     caller_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="planned")
+    ttl = NumberAttribute(null=True)  # set once claimed: DynamoDB removes it days later
 
 
 class SlotMarkRecord(Model):
@@ -141,16 +158,138 @@ class SlotMarkRecord(Model):
 
 
 class CoordinationRecord(Model):
-    """Small shared state: the dispatcher's watermark, live-call leases, capacity counters."""
+    """Small shared state of delivery, planning and bookings, one item kind per key prefix.
+
+    This is the table's canonical model (its keys mirror template.yaml); each kind of item
+    has its own typed model below, sharing `pk`, `sk` and `ttl` (epoch seconds: DynamoDB
+    deletes the item some time after, so what is done does not pile up)."""
 
     class Meta:
         table_name = "Coordination"
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+    ttl = NumberAttribute(null=True)
+
+
+class LiveCallCount(CoordinationRecord):
+    """Live calls now: `lease#count` / `provider` or `campaign#<tenant>#<campaign>`."""
+
     value = NumberAttribute(default=0)
-    data = JSONAttribute(null=True)
-    expires_ms = NumberAttribute(null=True)
+
+
+class LeaseItem(CoordinationRecord):
+    """One live-call place: `lease#live` / `<lease id>` (the attempt's call id).
+
+    `reserved`: given to a waiting call, whose message is on its way to the caller;
+    `live`: the call was started (the contact is in progress with `call_id`).
+    Only the attempt it names may turn it live or release it."""
+
+    tenant_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    attempt = NumberAttribute()
+    state = UnicodeAttribute()
+    expires_ms = NumberAttribute()  # on the injected clock; the sweeper acts on it
+    call_id = UnicodeAttribute(null=True)
+    caller_id = UnicodeAttribute(null=True)
+    started_ms = NumberAttribute(null=True)
+    placed_ms = NumberAttribute(null=True)  # the provider accepted the call
+    redial_ms = NumberAttribute(null=True)  # a message to dial it again is due then
+    message = JSONAttribute(null=True)  # the call message, to dial again after a crash
+
+
+class WaitingCallItem(CoordinationRecord):
+    """A due call that found no free place: `waiting#<tenant>#<campaign>` /
+    `<due ms>#<contact>#<attempt>`."""
+
+    message = JSONAttribute()
+
+
+class WaitingIndexItem(CoordinationRecord):
+    """Campaigns with waiting calls: `waiting#index` / `<tenant>#<campaign>`."""
+
+    value = NumberAttribute(default=0)
+    priority = NumberAttribute(default=5)
+
+
+class ClaimItem(CoordinationRecord):
+    """A claimed call on its way through the call queue: `claims#<n>` /
+    `<claim ms>#<tenant>#<campaign>#<contact>#<attempt>#<version>`."""
+
+    message = JSONAttribute()
+    sent_ms = NumberAttribute()
+
+
+class WatermarkItem(CoordinationRecord):
+    """`dispatcher` / `watermark`: the first minute the next tick reads (epoch ms)."""
+
+    value = NumberAttribute()
+
+
+class CallItem(CoordinationRecord):
+    """`call#<call id>` / `call`: which contact and attempt a provider call id is."""
+
+    tenant_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    attempt = NumberAttribute()
+    lease_id = UnicodeAttribute()
+
+
+class RejectedNumberItem(CoordinationRecord):
+    """`rejected#<tenant>#<campaign>` / `<number>`: a caller ID the provider refused."""
+
+
+class CountItem(CoordinationRecord):
+    """A plain counter: bookings (`bookings#<tenant>#<campaign>` / minute), calls per
+    campaign day (`calls#<tenant>#<campaign>` / `day#<date>`), calls per second
+    (`rate#<tenant>#<campaign>` / `<epoch second>`)."""
+
+    value = NumberAttribute(default=0)
+
+
+class ContactCountsItem(CoordinationRecord):
+    """Contacts per status of one campaign shard: `counts#<tenant>#<campaign>` / `<shard>`.
+    Changed in the same transaction as every contact's status (adapters/contact_counts)."""
+
+    pending = NumberAttribute(null=True)
+    scheduled = NumberAttribute(null=True)
+    queued = NumberAttribute(null=True)
+    in_progress = NumberAttribute(null=True)
+    completed = NumberAttribute(null=True)
+    failed = NumberAttribute(null=True)
+    cancelled = NumberAttribute(null=True)
+    skipped = NumberAttribute(null=True)
+
+
+class PlanProgressItem(CoordinationRecord):
+    """`plan#<tenant>#<campaign>` / `<version>#<chunk>`: where a chunked plan stands."""
+
+    data = JSONAttribute()
+
+
+class RecheckItem(CoordinationRecord):
+    """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
+    was between writing its slots and moving their contacts; read again by the sweeper."""
+
+
+class OutboxRecord(Model):
+    """An event whose state change committed (written in the same transaction), waiting
+    for the publisher to put it on the bus. `pk` is `outbox#<shard>`, `sk`
+    `<created ms>#<event id>`; the publisher deletes it once the bus took it."""
+
+    class Meta:
+        table_name = "Outbox"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    event_id = UnicodeAttribute()
+    detail = JSONAttribute()
+    webhook_url = UnicodeAttribute(null=True)
+    created_ms = NumberAttribute()
+    written_ns = NumberAttribute(null=True)
+    ttl = NumberAttribute(null=True)
 
 
 def plain_dict(value: Any) -> dict[str, Any]:
@@ -166,9 +305,29 @@ ALL_MODELS: dict[str, type[Model]] = {
     "contacts_table": ContactRecord,
     "slots_table": SlotRecord,
     "coordination_table": CoordinationRecord,
+    "outbox_table": OutboxRecord,
 }
 # Models that share another model's table: the setting that names it.
-SHARED_TABLE_MODELS: dict[type[Model], str] = {SlotMarkRecord: "slots_table"}
+SHARED_TABLE_MODELS: dict[type[Model], str] = {
+    SlotMarkRecord: "slots_table",
+    **{
+        model: "coordination_table"
+        for model in (
+            LiveCallCount,
+            LeaseItem,
+            WaitingCallItem,
+            WaitingIndexItem,
+            ClaimItem,
+            WatermarkItem,
+            CallItem,
+            RejectedNumberItem,
+            CountItem,
+            ContactCountsItem,
+            PlanProgressItem,
+            RecheckItem,
+        )
+    },
+}
 
 
 def bind_tables(settings: StorageSettings) -> None:
@@ -178,3 +337,15 @@ def bind_tables(settings: StorageSettings) -> None:
         model.Meta.table_name = getattr(settings, field)
         model.Meta.region = settings.aws_region
         model._connection = None  # forget a connection made for the previous names
+    # One connection (one botocore client, thread-safe) for every model: pynamodb makes one
+    # per model class, and each new client parses the DynamoDB service model again.
+    shared: Connection | None = None
+    for _, model in models:
+        own = model._get_connection()
+        if shared is None:
+            shared = own.connection
+            continue
+        table_name = model.Meta.table_name
+        if table_name not in shared._tables:
+            shared.add_meta_table(own.connection.get_meta_table(table_name))
+        own.connection = shared

@@ -7,11 +7,19 @@ higher campaign priority first, then earlier `scheduled_at`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 MINUTE_MS = 60_000
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds
+# Kept free before the allowed time ends and before the invocation's time runs out: no
+# request to the provider may still be under way at either.
+DIAL_MARGIN_SECONDS = 2.0
+# A dial needs at least this long (one provider request and its answer).
+MIN_DIAL_SECONDS = 3.0
+# A dial the provider did not answer is tried again after 15 s, 30 s, 1 min... up to 5 min.
+REDIAL_FIRST_SECONDS = 15
+REDIAL_MAX_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -40,16 +48,46 @@ def delay_seconds(due_ms: int, now_ms: int) -> int:
     return min(MAX_DELAY_SECONDS, -(-(due_ms - now_ms) // 1000))
 
 
+def paced_delay_seconds(due_ms: int, now_ms: int, overdue_before: int, rate: int) -> int:
+    """The send delay of a claimed call: to its own second, or, for a call already due (a
+    late tick, a catch-up), after the campaign's earlier overdue calls of this batch at
+    `rate` a second, so a catch-up does not reach the caller in one burst."""
+    if due_ms > now_ms:
+        return delay_seconds(due_ms, now_ms)
+    return min(MAX_DELAY_SECONDS, overdue_before // max(1, rate))
+
+
+def dial_budget_seconds(allowed_until_ms: int, now_ms: int, invocation_left_ms: int) -> float:
+    """How long a dial starting now may take, with its retries: until the allowed time
+    ends and within the invocation's remaining time, each less a margin."""
+    window = (allowed_until_ms - now_ms) / 1000 - DIAL_MARGIN_SECONDS
+    invocation = invocation_left_ms / 1000 - DIAL_MARGIN_SECONDS
+    return max(0.0, min(window, invocation))
+
+
+def next_free_second(used: Mapping[int, int], first: int, rate: int) -> int:
+    """The first second from `first` in which fewer than `rate` calls started."""
+    second = first
+    while used.get(second, 0) >= rate:
+        second += 1
+    return second
+
+
+def redial_delay_seconds(redials: int) -> int:
+    """The wait before dialling again a call the provider did not answer (`redials` made)."""
+    return min(REDIAL_MAX_SECONDS, REDIAL_FIRST_SECONDS * 2 ** min(redials, 8))
+
+
 def minute_start(ms: int) -> int:
     return ms - ms % MINUTE_MS
 
 
-def dispatch_minutes(watermark_ms: int | None, now_ms: int, max_back: int = 1440) -> list[int]:
-    """The minutes a tick reads: from the watermark (a missed tick loses nothing) through
-    the end of the next minute (a rule fires anywhere within its minute)."""
+def dispatch_minutes(watermark_ms: int | None, now_ms: int) -> list[int]:
+    """The minutes a tick reads: from the watermark, however far back (missed ticks, even
+    a dispatcher stopped for days, lose nothing), through the end of the next minute (a
+    rule fires anywhere within its minute)."""
     current = minute_start(now_ms)
     first = current if watermark_ms is None else min(minute_start(watermark_ms), current)
-    first = max(first, current - max_back * MINUTE_MS)
     return list(range(first, current + 2 * MINUTE_MS, MINUTE_MS))
 
 

@@ -9,6 +9,7 @@ from batchcalls.adapters.campaign_store import CampaignStore, Page, settings_of
 from batchcalls.adapters.contact_store import ContactStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord
 from batchcalls.clock import Clock
+from batchcalls.concurrency import parallel_map
 from batchcalls.domain import campaigns as rules
 from batchcalls.domain.contacts import judge_contacts
 from batchcalls.errors import ValidationFailed
@@ -64,12 +65,15 @@ class CampaignService:
         return record, report
 
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
-        return self.campaigns.get(tenant_id, campaign_id)
+        """The campaign with its contact counts (what its view shows)."""
+        return self.campaigns.with_counts(self.campaigns.get(tenant_id, campaign_id))
 
     def list_campaigns(
         self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
     ) -> Page:
-        return self.campaigns.page(tenant_id, status, tag, limit, cursor)
+        page = self.campaigns.page(tenant_id, status, tag, limit, cursor)
+        parallel_map(self.campaigns.with_counts, page.items, 8)
+        return page
 
     def patch(
         self, tenant_id: str, campaign_id: str, request: PatchCampaignRequest
@@ -82,7 +86,7 @@ class CampaignService:
         self.campaigns.save_settings(record, settings, rules.ALLOWED_FROM["edit"], now)
         if record.status in ("scheduled", "active") and rules.SCHEDULING_FIELDS & set(given):
             self._replan(record)
-        return self.campaigns.get(tenant_id, campaign_id)
+        return self.get(tenant_id, campaign_id)
 
     def delete(self, tenant_id: str, campaign_id: str) -> None:
         record = self.campaigns.get(tenant_id, campaign_id)
@@ -92,26 +96,26 @@ class CampaignService:
     def schedule(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("schedule", record.status)
-        pending = self.campaigns.count(record, "pending")
+        pending = self.campaigns.with_counts(record).counts["pending"]
         missing = rules.missing_prerequisites(settings_of(record), pending)
         if missing:
             raise ValidationFailed("the campaign cannot be scheduled", missing)
         self._start(record, self.clock.now())
-        return self.campaigns.get(tenant_id, campaign_id)
+        return self.get(tenant_id, campaign_id)
 
     def pause(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("pause", record.status)
         self.campaigns.transition(record, rules.ALLOWED_FROM["pause"], "paused", self.clock.now())
-        return self.campaigns.get(tenant_id, campaign_id)
+        return self.get(tenant_id, campaign_id)
 
     def resume(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("resume", record.status)
         status = "active" if record.first_call_at else "scheduled"
         self.campaigns.transition(record, rules.ALLOWED_FROM["resume"], status, self.clock.now())
-        self._replan(record)
-        return self.campaigns.get(tenant_id, campaign_id)
+        self._replan(record, resume=True)
+        return self.get(tenant_id, campaign_id)
 
     def cancel(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
@@ -119,7 +123,7 @@ class CampaignService:
         now = self.clock.now()
         self.campaigns.transition(record, rules.ALLOWED_FROM["cancel"], "cancelled", now)
         self.planning.request_cancel(tenant_id, campaign_id)
-        return self.campaigns.get(tenant_id, campaign_id)
+        return self.get(tenant_id, campaign_id)
 
     # ------------------------------------------------------------------ contacts
     def add_contacts(self, tenant_id: str, campaign_id: str, rows: list[Any]) -> ContactsReport:
@@ -149,8 +153,7 @@ class CampaignService:
         record = self.campaigns.get(tenant_id, campaign_id)
         contact = self.contacts.get(tenant_id, campaign_id, contact_id)
         rules.require_transition("cancel_contact", record.status)
-        previous = self.contacts.cancel(contact, self.clock.now())
-        self.campaigns.add_counts(record, {previous: -1, "cancelled": 1})
+        self.contacts.cancel(contact, self.clock.now())
         return record, self.contacts.get(tenant_id, campaign_id, contact_id)
 
     # ------------------------------------------------------------------ internals
@@ -159,15 +162,16 @@ class CampaignService:
         ids = [contact_id_for(campaign_id, c.phone_number) for c in judged.accepted]
         existing = self.contacts.existing_ids(tenant_id, campaign_id, ids)
         fresh = [c for c, cid in zip(judged.accepted, ids, strict=True) if cid not in existing]
+        added = 0
         if fresh:
             first_seq = self.campaigns.allocate_sequence(
                 record, len(fresh), rules.ALLOWED_FROM["edit"]
             )
-            self.contacts.add(tenant_id, campaign_id, fresh, first_seq, self.clock.now())
-            self.campaigns.add_counts(record, {"pending": len(fresh)})
+            # A number added meanwhile by another request is written (and counted) once.
+            added = self.contacts.add(tenant_id, campaign_id, fresh, first_seq, self.clock.now())
         return ContactsReport(
-            accepted=len(fresh),
-            duplicates=judged.duplicates + len(judged.accepted) - len(fresh),
+            accepted=added,
+            duplicates=judged.duplicates + len(judged.accepted) - added,
             invalid=[row.as_dict() for row in judged.invalid],
         )
 
@@ -177,9 +181,7 @@ class CampaignService:
         self.campaigns.transition(record, rules.ALLOWED_FROM["schedule"], status, now)
         self._replan(record)
 
-    def _replan(self, record: CampaignRecord) -> None:
+    def _replan(self, record: CampaignRecord, resume: bool = False) -> None:
         """A new plan version: the planner re-plans every contact not yet queued."""
-        self._plan(record, self.campaigns.next_plan_version(record))
-
-    def _plan(self, record: CampaignRecord, version: int) -> None:
-        self.planning.request_plan(record.tenant_id, record.campaign_id, version)
+        version = self.campaigns.next_plan_version(record)
+        self.planning.request_plan(record.tenant_id, record.campaign_id, version, resume)

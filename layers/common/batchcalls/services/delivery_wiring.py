@@ -1,13 +1,14 @@
-"""Builds the delivery service from settings: what the three delivery handlers share."""
+"""Builds the delivery service from settings: what the delivery handlers share."""
 
 from __future__ import annotations
 
-from batchcalls.adapters.call_queue import SqsCallQueue
+from batchcalls.adapters.call_queue import SqsCallQueue, SqsDeadLetters
 from batchcalls.adapters.events_bus import EventBus, WebhookSender
 from batchcalls.adapters.provider_http import HttpProvider, ProviderSecret
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.services.delivery import DeliveryConfig, DeliveryService
+from batchcalls.services.publishing import EventPublisher
 from batchcalls.settings import DeliverySettings, load_settings
 
 
@@ -15,6 +16,10 @@ def delivery_settings() -> DeliverySettings:
     settings = load_settings(DeliverySettings)
     bind_tables(settings)
     return settings
+
+
+def build_publisher(settings: DeliverySettings) -> EventPublisher:
+    return EventPublisher(EventBus(settings.event_bus_name), WebhookSender())
 
 
 def build_delivery_service(settings: DeliverySettings) -> DeliveryService:
@@ -27,8 +32,8 @@ def build_delivery_service(settings: DeliverySettings) -> DeliveryService:
         ),
         queue=SqsCallQueue(settings.call_queue_url),
         provider=HttpProvider(settings.provider_url),
-        events=EventBus(settings.event_bus_name),
-        webhooks=WebhookSender(),
+        publisher=build_publisher(settings),
+        dead_letters=SqsDeadLetters(settings.call_dead_letter_queue_url),
     )
 
 

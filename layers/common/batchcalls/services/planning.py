@@ -11,7 +11,6 @@ A newer plan version or a campaign that stopped delivering ends the chain.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
-from batchcalls.concurrency import parallel_map
 from batchcalls.domain.campaigns import DELIVERING, plan_start
 from batchcalls.domain.phones import effective_timezones
 from batchcalls.domain.planning import Occupancy, PlanContact, PlanResult, plan_contacts
@@ -123,6 +121,8 @@ class PlanningService:
         bookings: BookingLedger | None = None,
         rejected_numbers: Callable[[str, str], set[str]] | None = None,
         on_slots_written: Callable[[list[SlotRecord]], object] | None = None,
+        return_waiting: Callable[[str, str], object] | None = None,
+        on_plan_done: Callable[[str, str], object] | None = None,
     ) -> None:
         self.clock = clock
         self.queue = queue
@@ -137,12 +137,19 @@ class PlanningService:
         self.rejected_numbers = rejected_numbers or (lambda tenant_id, campaign_id: set())
         # Slots due before the next minute tick are handed to delivery at once.
         self.on_slots_written = on_slots_written or (lambda slots: None)
+        # A resumed campaign's calls that waited for a free place go back to scheduled.
+        self.return_waiting = return_waiting or (lambda tenant_id, campaign_id: 0)
+        # A plan that leaves nothing to call (every contact skipped) completes its campaign.
+        self.on_plan_done = on_plan_done or (lambda tenant_id, campaign_id: False)
 
     # ------------------------------------------------------------------ entry points
     def handle(self, message: dict[str, Any]) -> None:
         kind = message.get("kind")
         tenant_id, campaign_id = message["tenant_id"], message["campaign_id"]
         if kind == "plan":
+            if message.get("resume"):
+                # Calls that waited for a place before the pause are planned again too.
+                self.return_waiting(tenant_id, campaign_id)
             self.start_plan(tenant_id, campaign_id, int(message["plan_version"]))
         elif kind == "plan_chunk":
             self.plan_chunk(
@@ -160,9 +167,8 @@ class PlanningService:
         if self.progress.load(tenant_id, campaign_id, version, 0) is None:
             settings = settings_of(campaign)
             start_ms = to_epoch_ms(plan_start(settings, self.clock.now()))
-            total = self.campaigns.count(campaign, "pending") + self.campaigns.count(
-                campaign, "scheduled"
-            )
+            counts = self.campaigns.with_counts(campaign).counts
+            total = counts["pending"] + counts["scheduled"]
             self.progress.save(
                 tenant_id, campaign_id, version, 0, ChunkStart(start_ms, 0, None, 0, total)
             )
@@ -212,6 +218,8 @@ class PlanningService:
                 }
             )
         self._show_progress(campaign, version, planned, max(start.total, planned), done=not more)
+        if not more:
+            self.on_plan_done(tenant_id, campaign_id)
         metrics.add_metric(name="SlotsPlanned", unit="Count", value=outcome.planned)
         logger.info(
             "planned chunk",
@@ -227,7 +235,7 @@ class PlanningService:
     def cancel_contacts(self, tenant_id: str, campaign_id: str, after_seq: int = 0) -> None:
         """Every contact not yet dialled becomes cancelled, a chunk at a time."""
         try:
-            campaign = self.campaigns.get(tenant_id, campaign_id)
+            self.campaigns.get(tenant_id, campaign_id)
         except NotFound:
             return
         streams = [
@@ -235,12 +243,7 @@ class PlanningService:
             for status in ("pending", "scheduled", "queued")
         ]
         batch = list(islice(merge(*streams, key=lambda r: int(r.seq)), self.chunk_size))
-        now = self.clock.now()
-        done = parallel_map(lambda c: (c.status, self.writes.cancel(c, now)), batch, WRITE_THREADS)
-        moved = Counter(status for status, ok in done if ok)
-        deltas = {status: -n for status, n in moved.items()}
-        deltas["cancelled"] = sum(moved.values())
-        self.campaigns.add_counts(campaign, deltas)
+        self.writes.cancel(batch, self.clock.now())
         if len(batch) == self.chunk_size:
             self.queue.send_chunk(
                 {
@@ -344,34 +347,29 @@ class PlanningService:
         booked = {cid: due for cid, due, _ in planned}
         self.bookings.book(tenant_id, campaign_id, booked.values())
         self.slots.put_many(slots)
-        accepted = parallel_map(
-            lambda p: self.writes.schedule(by_id[p[0]], p[1], p[2], version, now),
-            planned,
-            WRITE_THREADS,
+        # Each contact moves with its counters, a few dozen per transaction.
+        accepted = self.writes.schedule(
+            [(by_id[cid], due, caller) for cid, due, caller in planned], version, now
         )
-        skipped = parallel_map(
-            lambda u: self.writes.skip(by_id[u.contact_id], u.reason, version, now),
-            result.unplaceable,
-            WRITE_THREADS,
+        skipped = self.writes.skip(
+            [(by_id[u.contact_id], u.reason) for u in result.unplaceable], version, now
         )
 
         obsolete: list[SlotKey] = []
-        scheduled_from: Counter[str] = Counter()
-        skipped_from: Counter[str] = Counter()
         for (cid, due, _), ok in zip(planned, accepted, strict=True):
             if not ok:  # the contact got queued meanwhile: its new slot is stale
                 obsolete.append(
                     key_for(tenant_id, campaign_id, cid, before[cid].attempt, version, due)
                 )
-                continue
-            scheduled_from[before[cid].status] += 1
-            if before[cid].plan_version != version:
+            elif before[cid].plan_version != version:
                 obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
         for unplaceable, ok in zip(result.unplaceable, skipped, strict=True):
             if ok:
-                cid = unplaceable.contact_id
-                skipped_from[before[cid].status] += 1
-                obsolete.extend(before[cid].slot(tenant_id, campaign_id, cid))
+                obsolete.extend(
+                    before[unplaceable.contact_id].slot(
+                        tenant_id, campaign_id, unplaceable.contact_id
+                    )
+                )
         self.slots.delete_many(obsolete)
         self.bookings.release(
             tenant_id,
@@ -384,15 +382,7 @@ class PlanningService:
             ),
         )
         self.on_slots_written([slot for slot, ok in zip(slots, accepted, strict=True) if ok])
-        self.campaigns.add_counts(
-            campaign,
-            {
-                "pending": -scheduled_from["pending"] - skipped_from["pending"],
-                "scheduled": scheduled_from["pending"] - skipped_from["scheduled"],
-                "skipped": sum(skipped_from.values()),
-            },
-        )
-        return ChunkOutcome(sum(accepted), sum(skipped_from.values()), accepted.count(False), False)
+        return ChunkOutcome(sum(accepted), sum(skipped), accepted.count(False), False)
 
     def _show_progress(
         self, campaign: CampaignRecord, version: int, planned: int, total: int, done: bool

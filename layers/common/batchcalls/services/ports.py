@@ -6,8 +6,11 @@ from typing import Protocol
 
 
 class PlanningRequests(Protocol):
-    def request_plan(self, tenant_id: str, campaign_id: str, plan_version: int) -> None:
-        """Ask the planner (in the background) to plan the campaign's unqueued contacts."""
+    def request_plan(
+        self, tenant_id: str, campaign_id: str, plan_version: int, resume: bool = False
+    ) -> None:
+        """Ask the planner (in the background) to plan the campaign's unqueued contacts
+        (`resume`: and the calls that waited for a free place when it was paused)."""
         ...
 
     def request_cancel(self, tenant_id: str, campaign_id: str) -> None:

@@ -1,0 +1,37 @@
+"""sweeper function: every five minutes, finishes what a crash or a lost message left
+half-done (services/delivery/sweep.py) and times out calls whose outcome never came."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.delivery import DeliveryService
+from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+
+_service_override: DeliveryService | None = None
+
+
+def use_service(candidate: DeliveryService | None) -> None:
+    """Tests may hand in their own service (e.g. with fakes)."""
+    global _service_override
+    _service_override = candidate
+
+
+@cache
+def _default_service() -> DeliveryService:
+    return build_delivery_service(delivery_settings())
+
+
+def service() -> DeliveryService:
+    return _service_override or _default_service()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = service().sweep()
+    return {**report.__dict__, "repairs": report.repairs}

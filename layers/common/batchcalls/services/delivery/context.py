@@ -1,0 +1,37 @@
+"""The dependencies every delivery use case works with, built once per service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from batchcalls.adapters.campaign_store import CampaignStore
+from batchcalls.adapters.contact_moves import ContactCounts
+from batchcalls.adapters.delivery_store import DeliveryStore
+from batchcalls.clock import Clock, to_epoch_ms
+from batchcalls.services.delivery.common import (
+    CallQueue,
+    Campaigns,
+    DeliveryConfig,
+    Provider,
+    Suppressions,
+)
+
+
+@dataclass
+class Deps:
+    clock: Clock
+    config: DeliveryConfig
+    queue: CallQueue
+    provider: Provider | None
+    suppressions: Suppressions
+    store: DeliveryStore
+    campaign_store: CampaignStore
+    counts: ContactCounts
+
+    def campaigns(self) -> Campaigns:
+        """A fresh per-invocation cache of campaign records."""
+        return Campaigns(self.campaign_store)
+
+    def call_expiry_ms(self, now: datetime) -> int:
+        return to_epoch_ms(now + timedelta(seconds=self.config.call_timeout_seconds))

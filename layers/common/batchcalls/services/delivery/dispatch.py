@@ -1,0 +1,186 @@
+"""The dispatcher's use case: each minute, due slots are claimed once and sent to the caller.
+
+Steps of a tick:
+1. Read every minute from the watermark (however far back: a dispatcher that did not run
+   for days loses nothing) through the end of the next minute (a rule fires anywhere in
+   its minute), an hour of minutes at a time.
+2. For each planned slot, judge it against its campaign and contact (read strongly
+   consistent): a slot its contact waits for is claimed (slot and contact queued, the
+   claim in transit: one transaction); a slot of a finished campaign, or whose contact
+   moved on, is stale and deleted; a slot written by a planner that has not yet moved its
+   contact to it is *early*, not stale: left for the planner to hand over, and noted for
+   the sweeper to read again; a paused campaign's slots wait for its resume's plan.
+3. Send the claimed calls to the call queue, each delayed to its own second (calls
+   already due, after missed ticks, paced at the campaign's rate).
+4. Move the watermark to the first minute not fully handled (never past the current one,
+   which a slot may still be written into).
+5. Give free places to waiting calls.
+A claim that fails for a reason not its own (a throttle, a conflict that outlasted its
+retries) keeps its minute before the watermark, so the next tick tries it again; a
+message that could not be sent stays claimed, and the sweeper sends it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from batchcalls.adapters.campaign_store import settings_of
+from batchcalls.adapters.slot_store import SlotKey, minute_of
+from batchcalls.adapters.tables import SlotRecord
+from batchcalls.adapters.transactions import ConditionFailed, WriteUnavailable
+from batchcalls.clock import to_epoch_ms
+from batchcalls.domain import leases as rules
+from batchcalls.domain.campaigns import DELIVERING
+from batchcalls.observability import logger, metrics
+from batchcalls.services.delivery.common import (
+    FINISHED,
+    Campaigns,
+    ahead_of,
+    call_message,
+    on_its_way,
+    waits_for,
+)
+from batchcalls.services.delivery.context import Deps
+from batchcalls.services.delivery.places import Places
+
+MINUTES_PER_PASS = 60
+# A tick stops reading further back with less than this much of its time left.
+TICK_RESERVE_MS = 10_000
+
+
+@dataclass
+class Dispatched:
+    claimed: int = 0
+    stale: int = 0
+    early: set[str] = field(default_factory=set)  # slot partitions to read again
+    unfinished: set[int] = field(default_factory=set)  # minutes (ms) to try again
+
+
+@dataclass
+class TickReport:
+    minutes: int = 0
+    slots_seen: int = 0
+    claimed: int = 0
+    stale: int = 0
+    early: int = 0
+    admitted: int = 0
+    watermark_ms: int = 0
+
+
+class Dispatcher:
+    def __init__(self, deps: Deps, places: Places) -> None:
+        self.deps = deps
+        self.store = deps.store
+        self.slots = deps.store.slots
+        self.places = places
+
+    def tick(self, invocation_left_ms: int | None = None) -> TickReport:
+        now = self.deps.clock.now()
+        now_ms = to_epoch_ms(now)
+        current = rules.minute_start(now_ms)
+        report = TickReport()
+        campaigns = self.deps.campaigns()
+        watermark = self.slots.watermark()
+        if watermark is None:
+            # The first tick ever: slots written before it (due no earlier than a minute
+            # before it, as ticks run every minute) lie in the previous minute too.
+            watermark = current - rules.MINUTE_MS
+        minutes = rules.dispatch_minutes(watermark, now_ms)
+        report.minutes = len(minutes)
+        began = time.monotonic()
+        for first in range(0, len(minutes), MINUTES_PER_PASS):
+            page = minutes[first : first + MINUTES_PER_PASS]
+            slots = [
+                s
+                for s in self.slots.in_minutes(minute_of(m) for m in page)
+                if s.status == "planned"
+            ]
+            report.slots_seen += len(slots)
+            done = self.dispatch_slots(slots, now, campaigns)
+            report.claimed += done.claimed
+            report.stale += done.stale
+            report.early += len(done.early)
+            following = min([*done.unfinished, page[-1] + rules.MINUTE_MS, current])
+            if following > watermark:
+                self.slots.set_watermark(following)
+                watermark = following
+            if done.unfinished or following >= current:
+                break
+            spent_ms = (time.monotonic() - began) * 1000
+            if invocation_left_ms is not None and invocation_left_ms - spent_ms < TICK_RESERVE_MS:
+                break  # the next tick goes on from here
+        report.watermark_ms = watermark
+        report.admitted = self.places.admit_waiting(now, campaigns)
+        metrics.add_metric(name="CallsDispatched", unit="Count", value=report.claimed)
+        metrics.add_metric(
+            name="DispatcherLagMinutes", unit="Count", value=max(0, (current - watermark) // 60_000)
+        )
+        logger.info("tick", **report.__dict__)
+        return report
+
+    def dispatch_soon(self, slots: Iterable[SlotRecord]) -> int:
+        """For whoever writes slots after a tick: claim and send the ones due before the
+        latest tick's horizon (the next tick might come too late for them)."""
+        now = self.deps.clock.now()
+        horizon = rules.dispatch_horizon_ms(to_epoch_ms(now))
+        near = [s for s in slots if int(s.due_ms) < horizon]
+        if not near:
+            return 0
+        return self.dispatch_slots(near, now, self.deps.campaigns()).claimed
+
+    def dispatch_slots(
+        self, slots: list[SlotRecord], now: datetime, campaigns: Campaigns
+    ) -> Dispatched:
+        now_ms = to_epoch_ms(now)
+        done = Dispatched()
+        slots = sorted(slots, key=lambda s: (int(s.due_ms), -int(s.priority)))
+        contacts = self.store.contacts((s.tenant_id, s.campaign_id, s.contact_id) for s in slots)
+        overdue: Counter[str] = Counter()
+        outgoing: list[tuple[dict, int]] = []
+        for slot in slots:
+            key = SlotKey(slot.minute_shard, slot.slot_key)
+            campaign = campaigns.get(slot.tenant_id, slot.campaign_id)
+            if campaign is None or campaign.status in FINISHED:
+                self.store.delete_slot(key)
+                done.stale += 1
+                continue
+            if campaign.status not in DELIVERING:
+                continue  # paused (or draft again): its resume re-plans what fell due
+            contact = contacts.get(slot.contact_id)
+            if contact is not None and ahead_of(contact, slot):
+                done.early.add(slot.minute_shard)
+                continue
+            if contact is not None and on_its_way(contact, slot):
+                continue
+            if contact is None or not waits_for(contact, slot):
+                self.store.delete_slot(key)
+                done.stale += 1
+                continue
+            rate = settings_of(campaign).max_calls_per_second
+            delay = rules.paced_delay_seconds(
+                int(slot.due_ms), now_ms, overdue[slot.campaign_id], rate
+            )
+            if int(slot.due_ms) <= now_ms:
+                overdue[slot.campaign_id] += 1
+            try:
+                claimed = self.store.claim(
+                    slot, contact, call_message(slot), now, now_ms + delay * 1000
+                )
+            except ConditionFailed:
+                continue  # another dispatcher claimed it, or the contact moved on
+            except WriteUnavailable:
+                done.unfinished.add(rules.minute_start(int(slot.due_ms)))
+                continue
+            outgoing.append((claimed, delay))
+        if done.early:
+            self.slots.recheck_later(done.early)
+        if outgoing:
+            unsent = self.deps.queue.send(outgoing)
+            if unsent:
+                logger.warning("claimed calls not sent; the sweeper sends them", count=len(unsent))
+        done.claimed = len(outgoing)
+        return done
