@@ -131,6 +131,8 @@ class ContactStore:
         page_size: int,
         attributes: Sequence[str] | None = None,
     ) -> Iterator[ContactRecord]:
+        # Strongly consistent (local indexes allow it): a planner reading right after the
+        # contacts were written must see them, and a listing shows what was just changed.
         pk = partition_key(tenant_id, campaign_id, shard)
         projection = (
             None
@@ -139,7 +141,11 @@ class ContactStore:
         )
         if status is None:
             yield from ContactRecord.by_seq.query(
-                pk, ContactRecord.seq > after_seq, page_size=page_size, attributes_to_get=projection
+                pk,
+                ContactRecord.seq > after_seq,
+                page_size=page_size,
+                attributes_to_get=projection,
+                consistent_read=True,
             )
         else:
             yield from ContactRecord.by_status.query(
@@ -149,6 +155,7 @@ class ContactStore:
                 ),
                 page_size=page_size,
                 attributes_to_get=projection,
+                consistent_read=True,
             )
 
     def cancel(self, record: ContactRecord, now: datetime) -> str:

@@ -98,7 +98,7 @@ class Caller:
             until is None
             or rules.dial_budget_seconds(until, now_ms, 10**9) < rules.MIN_DIAL_SECONDS
         ):
-            return self._not_in_time(campaign, contact, message, now)
+            return self._not_in_time(campaign, contact, message, now, until)
         budget = rules.dial_budget_seconds(until, now_ms, left_ms)
         if budget < rules.MIN_DIAL_SECONDS:
             return self._send_again(message, 0, "deferred")  # this invocation is nearly over
@@ -215,7 +215,9 @@ class Caller:
                 window_budget = rules.dial_budget_seconds(until, now_ms, 10**9)
                 if window_budget >= rules.MIN_DIAL_SECONDS:
                     return self._send_again(message, 0, "deferred")
-            retry = self.replanning.not_placed_in_time(campaign, contact, message, now, lease)
+            retry = self.replanning.not_placed_in_time(
+                campaign, contact, message, now, lease, not_before_ms=until
+            )
             self.places.admit_waiting(now)
             if retry is not None:
                 self.dispatch_soon([retry.slot])
@@ -396,8 +398,13 @@ class Caller:
         contact: ContactRecord,
         message: dict[str, Any],
         now: datetime,
+        until: int | None,
     ) -> str:
-        retry = self.replanning.not_placed_in_time(campaign, contact, message, now)
+        """Its allowed time is over, or too close to its end for a dial: planned again from
+        the end of this stretch of allowed time."""
+        retry = self.replanning.not_placed_in_time(
+            campaign, contact, message, now, not_before_ms=until
+        )
         if message.get("reserved"):
             self.places.admit_waiting(now)
         if retry is not None:

@@ -69,15 +69,18 @@ class Replanning:
         message: dict[str, Any],
         now: datetime,
         lease: LeaseItem | None = None,
+        not_before_ms: int | None = None,
     ) -> Retry | None:
         """Too late for its window (or its dial was given up): scheduled again at the next
-        allowed instant, never called late; skipped when no allowed time remains. From
+        allowed instant from `not_before_ms` (default now; the end of a window too close to
+        its end for a dial), never called late; skipped when no allowed time remains. From
         `queued`, or from `in_progress` with its live `lease` when the provider never
         answered. Returns the new call (to dispatch soon), or None."""
         settings = settings_of(campaign)
         booked_ms = int(message["due_ms"])
+        start_ms = max(to_epoch_ms(now), not_before_ms or 0)
         retry = self.next_call(
-            campaign, settings, contact, int(message["attempt"]), to_epoch_ms(now), booked_ms
+            campaign, settings, contact, int(message["attempt"]), start_ms, booked_ms
         )
         try:
             if retry is None:

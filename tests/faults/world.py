@@ -1,0 +1,202 @@
+"""A small world to run campaigns in, under faults, and read what happened from outside:
+the HTTP API, the simulated provider's log, and the events the bus delivered to the local
+sink. Used by the scenario tests, the exhaustive fault suite and `make faults`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from batchcalls.ids import call_id_for
+
+from local_stack import LocalStack, aws_requests
+from local_stack.aws_requests import AwsRequest, InvocationCrashed
+
+KEY = "key-faults"
+TENANT = "tenant_faults"
+START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+CALLER_IDS = ["+12025550100", "+12025550101"]
+PROVIDER_WIDE_CALL_LIMIT = 3
+CALL_SECONDS = 20
+FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
+_numbers = itertools.count(100)
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def start_stack(**options: Any) -> LocalStack:
+    """A stack for fault runs: simulated clock, a small provider-wide limit, short calls."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # each stack signs callbacks with its own provider secret
+    stack = LocalStack.start(
+        clock="simulated",
+        clock_start=options.pop("clock_start", START),
+        api_keys={KEY: TENANT},
+        parameters={"ProviderWideCallLimit": str(PROVIDER_WIDE_CALL_LIMIT)},
+        **options,
+    )
+    stack.provider.settings.call_seconds = CALL_SECONDS
+    return stack
+
+
+def numbers(outcomes: str) -> list[str]:
+    """Fresh numbers whose last digit makes the simulated provider answer as told:
+    c completed, n no_answer, b busy, f failed (e.g. "cnb")."""
+    digit = {"c": "4", "n": "1", "b": "2", "f": "3"}
+    return [f"+1212555{next(_numbers) % 1000:03d}{digit[o]}" for o in outcomes]
+
+
+@dataclass
+class World:
+    stack: LocalStack
+    created: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------ the API
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self.stack.request(method, path, body, api_key=KEY)
+        assert answer.status < 500, (method, path, answer.status, answer.body[:300])
+        return answer
+
+    def create(self, phones: list[str], **settings: Any) -> str:
+        """An immediate campaign (unless told otherwise), open all day in UTC, no guard,
+        retries one minute apart, webhooks to the local sink."""
+        sink = f"{self.stack.base_url}/_local/webhook-sink/faults"
+        body = {
+            "agent_id": "agent_faults",
+            "phone_numbers": CALLER_IDS,
+            "timezone": "UTC",
+            "legal_hours_guard": False,
+            "max_calls_per_second": 2,
+            "max_concurrent_calls": 2,
+            "retry_strategy": {"max_attempts": 2, "no_answer_delay": 60_000, "busy_delay": 30_000},
+            "webhooks": {"on_call_complete": f"{sink}/call", "on_batch_complete": f"{sink}/done"},
+            "contacts": [{"phone_number": p, "timezone": "UTC"} for p in phones],
+            **settings,
+        }
+        answer = self.request("POST", "/batch-calls", body)
+        assert answer.status == 201, answer.json()
+        campaign_id = str(answer.json()["id"])
+        self.created.append(campaign_id)
+        return campaign_id
+
+    def campaign(self, campaign_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/batch-calls/{campaign_id}").json())
+
+    def contacts(self, campaign_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = f"?limit=1000{f'&cursor={cursor}' if cursor else ''}"
+            page = self.request("GET", f"/batch-calls/{campaign_id}/contacts{query}").json()
+            found += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return found
+
+    def control(self, campaign_id: str, action: str) -> int:
+        return int(self.request("POST", f"/batch-calls/{campaign_id}/{action}").status)
+
+    # ------------------------------------------------------------ what happened
+    def calls(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The calls the provider dialled for the campaign, each with its `attempt`."""
+        found = []
+        for call in self.stack.provider.calls():
+            if call["batch_id"] != campaign_id:
+                continue
+            attempt = next(
+                n
+                for n in range(1, 6)
+                if call["call_id"].startswith(call_id_for(campaign_id, call["contact_id"], n))
+            )
+            found.append({**call, "attempt": attempt})
+        return found
+
+    def bus_events(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Event details the bus delivered (through its rule to the local sink)."""
+        return [
+            hook["body"]
+            for hook in self.stack.webhooks
+            if hook["url"].endswith("/_local/webhook-sink/events")
+            and isinstance(hook["body"], dict)
+            and hook["body"].get("batchId") == campaign_id
+        ]
+
+    # ------------------------------------------------------------ time
+    def now(self) -> datetime:
+        return self.stack.now()
+
+    def run_until(self, done: Callable[[], bool], limit_seconds: int, step: int = 60) -> bool:
+        moved = 0
+        while not done():
+            if moved >= limit_seconds:
+                return False
+            self.stack.advance(step)
+            moved += step
+        return True
+
+    def finished(self, campaign_id: str) -> bool:
+        status = self.campaign(campaign_id)["status"]
+        if status in ("completed", "cancelled", "failed"):
+            return all(c["status"] in FINAL for c in self.contacts(campaign_id))
+        return False
+
+    def run_to_the_end(self, campaign_id: str, limit_seconds: int = 3 * 3600) -> bool:
+        """Advance until the campaign is over and every contact final (then a little more,
+        so events still on their way arrive)."""
+        done = self.run_until(lambda: self.finished(campaign_id), limit_seconds)
+        self.stack.advance(600)
+        return done
+
+
+class CrashAfter:
+    """A listener that kills an invocation of `function` right after the first request
+    that `matches` (then never again): a crash placed by what a request does, not by
+    its position, so it means the same on any version of the code."""
+
+    def __init__(self, function: str, matches: Callable[[AwsRequest], bool]) -> None:
+        self.function = function
+        self.matches = matches
+        self.fired = 0
+
+    def before(self, request: AwsRequest) -> None:
+        return None
+
+    def after(self, request: AwsRequest, response: dict[str, Any]) -> None:
+        if self.fired or request.function != self.function or not self.matches(request):
+            return
+        self.fired += 1
+        raise InvocationCrashed(f"crashed after {request.name}")
+
+
+def writes_status(table_fragment: str, status: str) -> Callable[[AwsRequest], bool]:
+    """Matches a DynamoDB write (single or transaction) that sets `status` on an item of
+    a table whose name contains `table_fragment`."""
+
+    def matches(request: AwsRequest) -> bool:
+        if request.service != "dynamodb":
+            return False
+        params = request.params
+        operations = [params]
+        if request.operation == "TransactWriteItems":
+            operations = [next(iter(item.values())) for item in params.get("TransactItems", [])]
+        elif request.operation not in ("UpdateItem", "PutItem"):
+            return False
+        for operation in operations:
+            if table_fragment not in str(operation.get("TableName", "")):
+                continue
+            values = operation.get("ExpressionAttributeValues", {}) or {}
+            if any(v == {"S": status} for v in values.values()):
+                return True
+        return False
+
+    return matches
+
+
+def listening(listener: Any) -> Any:
+    return aws_requests.listening(listener)
