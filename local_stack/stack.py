@@ -63,7 +63,13 @@ FAKE_CREDENTIALS = {
 }
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 # Local defaults the caller's environment may override: no X-Ray, no EMF on stdout.
-ENV_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+ENV_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    # The simulated provider is on loopback: no point waiting half a second of real time
+    # between the caller's retries to it (the simulated clock does not move meanwhile).
+    "PROVIDER_RETRY_BACKOFF_SECONDS": "0.01",
+}
 
 _active_lock = threading.Lock()
 _active: LocalStack | None = None

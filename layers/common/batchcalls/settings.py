@@ -54,6 +54,8 @@ class DeliverySettings(StorageSettings):
     provider_secret_name: str = ""
     provider_secret: str = ""
     provider_wide_call_limit: int = Field(default=100, ge=1)
+    # Between the caller's requests to the provider (doubled each time; real time).
+    provider_retry_backoff_seconds: float = Field(default=0.5, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
     call_timeout_seconds: int = Field(default=3600, ge=60)
 

@@ -31,7 +31,9 @@ def build_delivery_service(settings: DeliverySettings) -> DeliveryService:
             public_base_url=settings.public_base_url,
         ),
         queue=SqsCallQueue(settings.call_queue_url),
-        provider=HttpProvider(settings.provider_url),
+        provider=HttpProvider(
+            settings.provider_url, backoff_seconds=settings.provider_retry_backoff_seconds
+        ),
         publisher=build_publisher(settings),
         dead_letters=SqsDeadLetters(settings.call_dead_letter_queue_url),
     )
