@@ -36,6 +36,7 @@ NEEDS: dict[str, set[str]] = {
         "CONTACTS_TABLE",
         f"CONTACTS_TABLE/{BY_SEQ}",
         f"CONTACTS_TABLE/{BY_STATUS}",
+        "COORDINATION_TABLE",
         "IDEMPOTENCY_TABLE",
         "PLANNING_QUEUE_URL",
     },
@@ -45,9 +46,9 @@ NEEDS: dict[str, set[str]] = {
         f"CONTACTS_TABLE/{BY_STATUS}",
         "SLOTS_TABLE",
         "COORDINATION_TABLE",
+        "OUTBOX_TABLE",
         "PLANNING_QUEUE_URL",
         "CALL_QUEUE_URL",
-        "OUTBOX_TABLE",
     },
     "DispatcherFunction": {
         "CAMPAIGNS_TABLE",
@@ -55,27 +56,26 @@ NEEDS: dict[str, set[str]] = {
         "SLOTS_TABLE",
         "COORDINATION_TABLE",
         "CALL_QUEUE_URL",
-        "EVENT_BUS_NAME",
     },
     "CallerFunction": {
         "CAMPAIGNS_TABLE",
         "CONTACTS_TABLE",
         "SLOTS_TABLE",
         "COORDINATION_TABLE",
-        "CALL_QUEUE_URL",
-        "EVENT_BUS_NAME",
         "OUTBOX_TABLE",
+        "CALL_QUEUE_URL",
     },
     "ProviderEventsFunction": {
         "CAMPAIGNS_TABLE",
         "CONTACTS_TABLE",
         "SLOTS_TABLE",
         "COORDINATION_TABLE",
-        "CALL_QUEUE_URL",
-        "EVENT_BUS_NAME",
-        "PROVIDER_SECRET_NAME",
         "OUTBOX_TABLE",
+        "CALL_QUEUE_URL",
+        "PROVIDER_SECRET_NAME",
     },
+    # Events leave only through the outbox: the publisher (and the sweeper, for what the
+    # publisher could not send) put them on the bus.
     "PublisherFunction": {"OUTBOX_TABLE", "EVENT_BUS_NAME"},
     "SweeperFunction": {
         "CAMPAIGNS_TABLE",
@@ -88,6 +88,7 @@ NEEDS: dict[str, set[str]] = {
         "EVENT_BUS_NAME",
     },
 }
+
 
 # Deployments to resolve: the defaults, and one that sets every optional parameter.
 PARAMETER_SETS: dict[str, dict[str, str]] = {
