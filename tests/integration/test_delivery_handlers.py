@@ -73,10 +73,25 @@ class FakeProvider:
 class FakeBus:
     def __init__(self) -> None:
         self.put_details: list[dict[str, Any]] = []
+        self.refuse: set[str] = set()  # event names the bus refuses
 
     def put_many(self, details):
-        self.put_details.extend(details)
-        return [True] * len(details)
+        taken = [d["event"] not in self.refuse for d in details]
+        self.put_details.extend(d for d, ok in zip(details, taken, strict=True) if ok)
+        return taken
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.deleted = 0
+
+    def receive(self):
+        taken, self.messages = self.messages, []
+        return [(message, f"r{i}") for i, message in enumerate(taken)]
+
+    def delete(self, receipt):
+        self.deleted += 1
 
 
 class FakeWebhooks:
@@ -95,6 +110,7 @@ class World:
         self.provider = FakeProvider()
         self.events = FakeBus()
         self.webhooks = FakeWebhooks()
+        self.dead_letters = FakeDeadLetters()
         self.service = DeliveryService(
             clock,
             DeliveryConfig(
@@ -105,6 +121,7 @@ class World:
             self.queue,
             self.provider,
             publisher=EventPublisher(self.events, self.webhooks),
+            dead_letters=self.dead_letters,
         )
         self.campaigns = CampaignStore()
         self.contacts = ContactStore()
@@ -586,3 +603,58 @@ def test_a_call_with_no_outcome_ends_unknown_after_the_timeout(world, clock):
     # A late callback changes nothing
     world.callback(call_id_of(world, campaign, "+12025550114"), "completed")
     assert world.contact(campaign, "+12025550114").last_outcome == "unknown"
+
+
+# ============================================================================ outbox, sweeper
+def test_an_event_the_bus_refuses_stays_in_the_outbox_until_it_is_taken(world, clock):
+    from functions.publisher import app as publisher
+
+    # Given a call that ended while the bus refuses call.completed
+    campaign = world.campaign(["+12025550114", "+12025550124"], [0, 0.5])
+    world.tick()
+    world.deliver_due()
+    world.events.refuse = {"call.completed"}
+    world.callback(call_id_of(world, campaign, "+12025550114"), "completed")
+    [item] = OutboxStore().unpublished(to_epoch_ms(clock.now()) + 1)
+    # When the stream hands it to the publisher
+    event = load_event("publisher_outbox.json")
+    event["Records"][0]["dynamodb"]["NewImage"] = item.serialize()
+    publisher.publisher.cache_clear()
+    original = publisher.publisher
+    publisher.publisher = lambda: world.service.sweeper.publisher  # type: ignore[assignment]
+    try:
+        answer = publisher.lambda_handler(event, LambdaContextStub())
+    finally:
+        publisher.publisher = original  # type: ignore[assignment]
+    # Then the record is reported failed (the stream retries it) and the event stays
+    sequence = event["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    assert world.events.put_details == []
+    # And once the bus takes it again, the sweeper publishes it (and its webhook), once
+    world.events.refuse = set()
+    clock.advance(301)
+    world.sweep()
+    world.sweep()
+    assert [d["event"] for d in world.events.put_details] == ["call.completed"]
+    assert [url for url, _ in world.webhooks.sent] == ["https://hooks.example.com/call"]
+    assert OutboxStore().unpublished(to_epoch_ms(clock.now()) + 1) == []
+
+
+def test_a_call_message_in_the_dead_letter_queue_is_sent_again_then_given_up(world):
+    # Given a claimed call whose message ended in the dead-letter queue
+    campaign = world.campaign(["+12025550114"], [5])
+    world.tick()
+    [(message, _)] = world.queue.take()
+    world.dead_letters.messages = [message]
+    # When the sweeper runs
+    world.sweep()
+    # Then it went back to the call queue, marked as redriven once
+    [(again, delay)] = world.queue.take()
+    assert (again["redriven"], delay) == (1, 0)
+    # And a message redriven three times already ends its contact failed, not stuck
+    world.dead_letters.messages = [{**message, "redriven": 3}]
+    world.sweep()
+    assert world.queue.take() == []
+    contact = world.contact(campaign, "+12025550114")
+    assert (contact.status, contact.reason) == ("failed", "undeliverable")
+    assert world.dead_letters.deleted == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from batchcalls.adapters.slot_store import SlotStore
 from batchcalls.adapters.tables import CountItem
@@ -20,10 +21,18 @@ from batchcalls.concurrency import parallel_map
 from batchcalls.domain.bookings import minute_of
 
 WRITE_THREADS = 8
+KEEP_SECONDS = 2 * 86_400
 
 
 def _pk(tenant_id: str, campaign_id: str) -> str:
     return f"bookings#{tenant_id}#{campaign_id}"
+
+
+def _expires(minute: str) -> int:
+    """A minute's booking is read for its campaign day's cap (a day is at most 25 h): it
+    is dropped by TTL two days after the minute."""
+    start = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    return int(start.timestamp()) + KEEP_SECONDS
 
 
 class BookingLedger:
@@ -42,7 +51,9 @@ class BookingLedger:
         def add(item: tuple[str, int]) -> None:
             minute, delta = item
             with_retries(
-                lambda: CountItem(pk=pk, sk=minute).update(actions=[CountItem.value.add(delta)]),
+                lambda: CountItem(pk=pk, sk=minute).update(
+                    actions=[CountItem.value.add(delta), CountItem.ttl.set(_expires(minute))]
+                ),
                 "booking",
             )
 
@@ -64,7 +75,7 @@ class BookingLedger:
             if delta:
                 tx.update(
                     CountItem(pk=_pk(tenant_id, campaign_id), sk=minute),
-                    [CountItem.value.add(delta)],
+                    [CountItem.value.add(delta), CountItem.ttl.set(_expires(minute))],
                     label=f"booking {minute}",
                 )
 

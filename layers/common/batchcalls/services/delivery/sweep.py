@@ -154,7 +154,7 @@ class Sweeper:
     def _give_up(self, message: dict[str, Any], now: datetime) -> None:
         """A call message that failed every time it was handled: its contact, if still
         queued for it, ends failed (never silently stuck)."""
-        logger.error("call message given up", message=str(message)[:500])
+        logger.error("call message given up", call=str(message)[:500])
         if "contact_id" not in message:
             return
         contact = self.store.contact(
