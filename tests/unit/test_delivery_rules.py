@@ -3,13 +3,10 @@ failover, retry decisions, signatures and event bodies."""
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import pytest
 from batchcalls.domain.leases import (
     WaitingHead,
     admission_order,
-    crossed_period,
     delay_seconds,
     dial_budget_seconds,
     dispatch_horizon_ms,
@@ -106,24 +103,6 @@ def test_a_tick_reads_from_its_watermark_through_the_end_of_the_next_minute():
         current + MINUTE,
     ]
     assert dispatch_horizon_ms(NOW) == current + 2 * MINUTE
-
-
-def test_a_periodic_sweep_runs_once_per_period_of_minutes():
-    # Given ticks one minute apart over twenty minutes
-    start = NOW - NOW % (5 * MINUTE)
-    ticks = [start + i * MINUTE for i in range(21)]
-    # When each asks whether a 5-minute boundary passed since the previous tick
-    swept = [now for previous, now in pairwise(ticks) if crossed_period(previous, now, 5)]
-    # Then one tick per period sweeps, the one at the boundary
-    assert swept == [
-        start + 5 * MINUTE,
-        start + 10 * MINUTE,
-        start + 15 * MINUTE,
-        start + 20 * MINUTE,
-    ]
-    # and a late tick that jumped over a boundary sweeps too
-    assert crossed_period(start + 4 * MINUTE, start + 7 * MINUTE, 5)
-    assert not crossed_period(start + MINUTE, start + 4 * MINUTE, 5)
 
 
 def test_a_rejected_caller_id_is_replaced_by_the_next_number_in_the_list():

@@ -29,7 +29,7 @@ from batchcalls.adapters.claims import ClaimStore
 from batchcalls.adapters.contact_moves import ContactMoves, contact_key
 from batchcalls.adapters.leases import DONE_KEEP_SECONDS, LIVE_PK, LeaseStore, Limits, WaitingCall
 from batchcalls.adapters.outbox import add_event
-from batchcalls.adapters.slot_store import SlotKey, SlotStore, minute_of
+from batchcalls.adapters.slot_store import SlotKey, SlotStore
 from batchcalls.adapters.tables import ContactRecord, LeaseItem, SlotMarkRecord, SlotRecord
 from batchcalls.adapters.transactions import transaction, with_retries
 from batchcalls.clock import to_epoch_ms
@@ -435,7 +435,3 @@ class DeliveryStore:
 
     def delete_slot(self, key: SlotKey) -> None:
         self.slots.delete(key)
-
-    @staticmethod
-    def minute(due_ms: int) -> str:
-        return minute_of(due_ms)

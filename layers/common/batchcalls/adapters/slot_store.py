@@ -89,10 +89,6 @@ class SlotStore:
             for slot in slots:
                 batch.save(slot)
 
-    def put(self, slot: SlotRecord) -> None:
-        self._mark({slot.minute_shard})
-        slot.save()
-
     def _mark(self, partitions: set[str]) -> None:
         with SlotMarkRecord.batch_write() as batch:
             for partition in sorted(partitions):

@@ -37,10 +37,6 @@ def admission_order(heads: Iterable[WaitingHead]) -> list[WaitingHead]:
     return sorted(heads, key=lambda h: (-h.priority, h.due_ms, h.tenant_id, h.campaign_id))
 
 
-def has_room(live: int, limit: int) -> bool:
-    return live < limit
-
-
 def delay_seconds(due_ms: int, now_ms: int) -> int:
     """Whole seconds until the call is due, rounded up so it is never early (0..900)."""
     if due_ms <= now_ms:
@@ -89,13 +85,6 @@ def dispatch_minutes(watermark_ms: int | None, now_ms: int) -> list[int]:
     current = minute_start(now_ms)
     first = current if watermark_ms is None else min(minute_start(watermark_ms), current)
     return list(range(first, current + 2 * MINUTE_MS, MINUTE_MS))
-
-
-def crossed_period(previous_ms: int, now_ms: int, period_minutes: int) -> bool:
-    """Whether a period boundary (every `period_minutes`, counted from the epoch) lies in
-    (previous, now]: a sweep that need not run every minute runs once per period."""
-    period = period_minutes * MINUTE_MS
-    return now_ms // period != previous_ms // period
 
 
 def dispatch_horizon_ms(now_ms: int) -> int:
