@@ -21,9 +21,12 @@ from typing import Any
 import botocore.client
 from moto import mock_aws
 
+from local_stack import moto_hooks
+
 REASONS = {
-    "UpdateItem": "one per contact: the move to `scheduled` is conditional (a contact queued "
-    "meanwhile must not be re-planned), plus the campaign's counters and progress",
+    "TransactWriteItems": "contacts moved to `scheduled` with their counters, up to 50 of one "
+    "shard per transaction (conditional: a contact queued meanwhile must not be re-planned)",
+    "UpdateItem": "bookings of the minutes the plan fills, and the plan's progress",
     "Query": "reads of the contacts to plan and of those that stay (per shard and status, 1 MB pages)",
     "GetItem": "the campaign (once per chunk) and the chunk's saved start",
     "PutItem": "the chunk's resumable planner state",
@@ -36,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=5000)
     args = parser.parse_args()
+    moto_hooks.install()  # moto's transactions are not safe across the planner's threads
     with mock_aws():
         counts = run(args.contacts)
     per_thousand = 1000 / args.contacts
@@ -100,7 +104,9 @@ def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[A
     class Requests:
         sent: list[dict[str, Any]] = []
 
-        def request_plan(self, tenant_id: str, campaign_id: str, plan_version: int) -> None:
+        def request_plan(
+            self, tenant_id: str, campaign_id: str, plan_version: int, resume: bool = False
+        ) -> None:
             self.sent.append(
                 {
                     "kind": "plan",

@@ -19,6 +19,7 @@ from datetime import datetime
 from moto import mock_aws
 
 from benchmarks.plan_requests import counting_requests, plan_campaign
+from local_stack import moto_hooks
 
 RETRY_FROM = datetime.fromisoformat("2026-11-30T14:01:00+00:00")
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
     totals: dict[int, int] = {}
+    moto_hooks.install()  # moto's transactions are not safe across threads
     for size in args.sizes:
         with mock_aws():
             counted, due = retry_requests(size)
