@@ -85,6 +85,7 @@ def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[A
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
     # Imported inside the mock so that every client is made against moto.
+    from batchcalls.adapters.campaign_store import CampaignStore
     from batchcalls.adapters.tables import bind_tables
     from batchcalls.clock import SimulatedClock, use_clock
     from batchcalls.models.campaign import CreateCampaignRequest
@@ -101,28 +102,11 @@ def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[A
     use_clock(clock)
     sent_chunks = counted if counted is not None else Counter()
 
-    class Requests:
-        sent: list[dict[str, Any]] = []
-
-        def request_plan(
-            self, tenant_id: str, campaign_id: str, plan_version: int, resume: bool = False
-        ) -> None:
-            self.sent.append(
-                {
-                    "kind": "plan",
-                    "tenant_id": tenant_id,
-                    "campaign_id": campaign_id,
-                    "plan_version": plan_version,
-                }
-            )
-
-        def request_cancel(self, tenant_id: str, campaign_id: str) -> None: ...
-
+    class ChunkQueue:
         def send_chunk(self, message: dict[str, Any]) -> None:
             sent_chunks["SendMessage"] += 1
 
-    requests = Requests()
-    api = CampaignService(clock, requests)
+    api = CampaignService(clock)
     rows = [
         {"phone_number": f"+1212{200 + i // 10000:03d}{i % 10000:04d}"} for i in range(contacts)
     ]
@@ -137,9 +121,10 @@ def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[A
     campaign, _ = api.create("tenant_bench", CreateCampaignRequest.model_validate(body))
     if counted is not None:
         counted.clear()  # only the planner's own requests count
-    planner = PlanningService(clock, requests, chunk_size=contacts)
-    message = requests.sent[-1]
-    planner.start_plan(message["tenant_id"], message["campaign_id"], message["plan_version"])
+    planner = PlanningService(clock, ChunkQueue(), chunk_size=contacts)
+    # The plan the create requested (through the outbox): its version is the campaign's.
+    version = int(CampaignStore().get("tenant_bench", campaign.campaign_id).plan_version)
+    planner.start_plan("tenant_bench", campaign.campaign_id, version)
     return clock, "tenant_bench", campaign.campaign_id
 
 

@@ -14,6 +14,10 @@ itself cannot act, instead of guessing from the outside:
   whole (a deep copy per transaction: with a few thousand contacts a call's three
   transactions cost seconds). Here only the items it touches are backed up and put back
   if it is cancelled: the same all-or-nothing outcome.
+- DynamoDB `TransactWriteItems` with a `ClientRequestToken`: moto ignores the token;
+  DynamoDB answers a repeated token (within ten minutes, after a commit) with success and
+  changes nothing, which is what makes retrying a transaction whose answer was lost safe.
+  The hook does the same.
 - DynamoDB `Query`: moto sorts every item of the table on every query; a query of the
   table or of a local secondary index (same partition key) only looks at its partition.
 - DynamoDB streams: moto appends a stream record for each write and invokes every event
@@ -41,11 +45,13 @@ from __future__ import annotations
 import copy
 import string
 import threading
+import time
 from typing import Any, Protocol
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.events import models as events_models
@@ -490,6 +496,36 @@ def _install_dynamodb_transaction_hook() -> None:
     backend_class.transact_write_items = transact_write_items
 
 
+_TOKEN_SECONDS = 600  # DynamoDB keeps a client request token ten minutes
+_committed_tokens: dict[str, tuple[float, Any]] = {}
+_token_lock = threading.Lock()
+
+
+def _install_client_request_token_hook() -> None:
+    handler_class: Any = dynamodb_responses.DynamoHandler
+    original = handler_class.transact_write_items
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if token:
+            with _token_lock:
+                now = time.monotonic()
+                for old in [
+                    t for t, (at, _) in _committed_tokens.items() if now - at > _TOKEN_SECONDS
+                ]:
+                    del _committed_tokens[old]
+                seen = _committed_tokens.get(token)
+            if seen is not None:
+                return seen[1]  # committed before: success, nothing changed
+        result = original(self)
+        if token:
+            with _token_lock:
+                _committed_tokens[token] = (time.monotonic(), result)
+        return result
+
+    handler_class.transact_write_items = transact_write_items
+
+
 # ----------------------------------------------------------------------- streams, writes
 _state = threading.local()  # stream_buffer (a transaction), updating, suppress_stream
 _stream_lock = threading.Lock()
@@ -679,6 +715,7 @@ def install() -> None:
         _install_events_hook()
         _install_s3_hooks()
         _install_dynamodb_transaction_hook()
+        _install_client_request_token_hook()
         _install_dynamodb_query_hook()
         _install_stream_hook()
         _install_write_hooks()

@@ -27,7 +27,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.api_keys import tenant_for_key
-from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
@@ -149,8 +148,8 @@ def service() -> CampaignService:
 
 @cache
 def _default_service() -> CampaignService:
-    settings = _settings()
-    return CampaignService(current_clock(), PlanningQueue(settings.planning_queue_url))
+    _settings()  # binds the tables
+    return CampaignService(current_clock())
 
 
 def use_service(candidate: CampaignService | None) -> None:

@@ -7,9 +7,11 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.tables import bind_tables
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
-from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+from batchcalls.services.delivery_wiring import build_delivery_service
+from batchcalls.settings import DeliverySettings, load_settings
 
 _service_override: DeliveryService | None = None
 
@@ -22,7 +24,9 @@ def use_service(candidate: DeliveryService | None) -> None:
 
 @cache
 def _default_service() -> DeliveryService:
-    return build_delivery_service(delivery_settings())
+    settings = load_settings(DeliverySettings)
+    bind_tables(settings)
+    return build_delivery_service(settings)
 
 
 def service() -> DeliveryService:

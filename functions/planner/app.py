@@ -19,9 +19,9 @@ from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.observability import logger, metrics, tracer
-from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+from batchcalls.services.delivery_wiring import build_delivery_service
 from batchcalls.services.planning import PlanningService
-from batchcalls.settings import PlannerSettings, load_settings
+from batchcalls.settings import DeliverySettings, PlannerSettings, load_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -30,7 +30,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def service() -> PlanningService:
     settings = load_settings(PlannerSettings)
     bind_tables(settings)
-    delivery = build_delivery_service(delivery_settings())
+    delivery = build_delivery_service(load_settings(DeliverySettings))
     return PlanningService(
         current_clock(),
         PlanningQueue(settings.planning_queue_url),

@@ -13,15 +13,18 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batchcalls.adapters.tables import OutboxRecord
+from batchcalls.adapters.tables import OutboxRecord, bind_tables
 from batchcalls.observability import logger, metrics, tracer
-from batchcalls.services.delivery_wiring import build_publisher, delivery_settings
+from batchcalls.services.delivery_wiring import build_publisher
 from batchcalls.services.publishing import EventPublisher, NotPublished
+from batchcalls.settings import PublisherSettings, load_settings
 
 
 @cache
 def publisher() -> EventPublisher:
-    return build_publisher(delivery_settings())
+    settings = load_settings(PublisherSettings)
+    bind_tables(settings)
+    return build_publisher(settings)
 
 
 @logger.inject_lambda_context

@@ -7,9 +7,12 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from batchcalls.adapters.call_queue import SqsDeadLetters
+from batchcalls.adapters.tables import bind_tables
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
-from batchcalls.services.delivery_wiring import build_delivery_service, delivery_settings
+from batchcalls.services.delivery_wiring import build_delivery_service, build_publisher
+from batchcalls.settings import SweeperSettings, load_settings
 
 _service_override: DeliveryService | None = None
 
@@ -22,7 +25,13 @@ def use_service(candidate: DeliveryService | None) -> None:
 
 @cache
 def _default_service() -> DeliveryService:
-    return build_delivery_service(delivery_settings())
+    settings = load_settings(SweeperSettings)
+    bind_tables(settings)
+    return build_delivery_service(
+        settings,
+        publisher=build_publisher(settings),
+        dead_letters=SqsDeadLetters(settings.call_dead_letter_queue_url),
+    )
 
 
 def service() -> DeliveryService:

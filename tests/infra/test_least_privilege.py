@@ -75,6 +75,7 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("SweeperFunction", "dynamodb:PutItem", "CoordinationTable"): _RECHECK,
     ("SweeperFunction", "dynamodb:DeleteItem", "OutboxTable"): _REPUBLISH,
     ("SweeperFunction", "events:PutEvents", "EventBus"): _REPUBLISH,
+    ("SweeperFunction", "sqs:SendMessage", "PlanningQueue"): _REPUBLISH,
     ("SweeperFunction", "dynamodb:BatchWriteItem", "CoordinationTable"): _RECHECK_LATER,
     ("DispatcherFunction", "dynamodb:BatchWriteItem", "CoordinationTable"): _RECHECK_LATER,
     ("CallerFunction", "dynamodb:Query", "SlotsTable"): _IN_THE_SUITE,

@@ -38,7 +38,7 @@ NEEDS: dict[str, set[str]] = {
         f"CONTACTS_TABLE/{BY_STATUS}",
         "COORDINATION_TABLE",
         "IDEMPOTENCY_TABLE",
-        "PLANNING_QUEUE_URL",
+        "OUTBOX_TABLE",
     },
     "PlannerFunction": {
         "CAMPAIGNS_TABLE",
@@ -74,9 +74,10 @@ NEEDS: dict[str, set[str]] = {
         "CALL_QUEUE_URL",
         "PROVIDER_SECRET_NAME",
     },
-    # Events leave only through the outbox: the publisher (and the sweeper, for what the
-    # publisher could not send) put them on the bus.
-    "PublisherFunction": {"OUTBOX_TABLE", "EVENT_BUS_NAME"},
+    # Events (and the planner's requests) leave only through the outbox: the publisher
+    # (and the sweeper, for what the publisher could not send) put them on the bus (and
+    # the planning queue).
+    "PublisherFunction": {"OUTBOX_TABLE", "EVENT_BUS_NAME", "PLANNING_QUEUE_URL"},
     "SweeperFunction": {
         "CAMPAIGNS_TABLE",
         "CONTACTS_TABLE",
@@ -86,6 +87,7 @@ NEEDS: dict[str, set[str]] = {
         "CALL_QUEUE_URL",
         "CALL_DEAD_LETTER_QUEUE_URL",
         "EVENT_BUS_NAME",
+        "PLANNING_QUEUE_URL",
     },
 }
 

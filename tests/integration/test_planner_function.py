@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import boto3
 import pytest
 from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.slot_store import minute_of
 
+from tests.support.outbox import flush_outbox
 from tests.support.queues import drain
 
 WINDOW = {
@@ -28,7 +30,12 @@ def planner(aws, monkeypatch):
 
     monkeypatch.setenv("CHUNK_SIZE", "100")
     app.service.cache_clear()
-    yield lambda: drain(aws["PlanningQueue"], app.lambda_handler)
+
+    def run() -> Any:
+        flush_outbox(aws["PlanningQueue"])  # the plan requests the API committed
+        return drain(aws["PlanningQueue"], app.lambda_handler)
+
+    yield run
     app.service.cache_clear()
 
 

@@ -91,3 +91,31 @@ def test_a_refusal_that_outlasts_the_retries_is_an_error_not_a_lost_race(aws, no
         add_one("c", 10)
     assert refusal.seen == transactions.ATTEMPTS
     assert counter("c") == 0
+
+
+class LoseAnswer:
+    """Performs the first transaction, then reports it failed (its answer lost)."""
+
+    def __init__(self) -> None:
+        self.lost = 0
+
+    def before(self, request: AwsRequest) -> None:
+        return None
+
+    def after(self, request: AwsRequest, response: dict[str, Any]) -> None:
+        if request.operation == "TransactWriteItems" and not self.lost:
+            self.lost += 1
+            raise aws_requests.client_error(request, "InternalServerError", "answer lost", 500)
+
+
+def test_a_transaction_whose_answer_was_lost_is_retried_without_applying_it_twice(aws, no_backoff):
+    # Given a counter one below its limit, and a first answer that gets lost
+    add_one("d", 2)
+    loss = LoseAnswer()
+    with aws_requests.listening(loss), aws_requests.invocation("TestFunction"):
+        # When the transaction that takes it to the limit is committed (and retried)
+        add_one("d", 2)
+    # Then the retry, under the same client request token, succeeded without applying it
+    # again (its condition would now fail), and the counter moved once
+    assert loss.lost == 1
+    assert counter("d") == 2

@@ -37,7 +37,6 @@ class StorageSettings(_EnvSettings):
 
 class ApiSettings(StorageSettings):
     idempotency_table: str = "Idempotency"
-    planning_queue_url: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
 
 
@@ -47,9 +46,9 @@ class PlannerSettings(StorageSettings):
 
 
 class DeliverySettings(StorageSettings):
+    """The dispatcher, the caller, the provider callbacks (and the planner's hand-over)."""
+
     call_queue_url: str = ""
-    call_dead_letter_queue_url: str = ""
-    event_bus_name: str = "default"
     provider_url: str = "http://127.0.0.1:3001"
     provider_secret_name: str = ""
     provider_secret: str = ""
@@ -58,6 +57,22 @@ class DeliverySettings(StorageSettings):
     provider_retry_backoff_seconds: float = Field(default=0.5, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
     call_timeout_seconds: int = Field(default=3600, ge=60)
+
+
+class PublisherSettings(StorageSettings):
+    """Where the outbox's items go: events to the bus, the planner's requests to its queue."""
+
+    event_bus_name: str = "default"
+    planning_queue_url: str = ""
+
+
+class SweeperSettings(DeliverySettings):
+    """Delivery's settings, and what the sweeper alone touches: the call queue's
+    dead-letter queue, and the outbox's destinations (it publishes what stays)."""
+
+    call_dead_letter_queue_url: str = ""
+    event_bus_name: str = "default"
+    planning_queue_url: str = ""
 
 
 S = TypeVar("S", bound=_EnvSettings)

@@ -14,10 +14,10 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from batchcalls.adapters.contact_moves import ContactCounts
-from batchcalls.adapters.outbox import add_event
+from batchcalls.adapters.outbox import add_command, add_event
 from batchcalls.adapters.tables import CampaignRecord
-from batchcalls.adapters.transactions import transaction
-from batchcalls.clock import to_iso
+from batchcalls.adapters.transactions import ConditionFailed, Transaction, transaction
+from batchcalls.clock import to_epoch_ms, to_iso
 from batchcalls.errors import Conflict, InvalidCursor, NotFound
 from batchcalls.models.campaign import CampaignSettings
 
@@ -160,6 +160,79 @@ class CampaignStore:
         actions = [CampaignRecord.status.set(status), CampaignRecord.updated_at.set(to_iso(now))]
         self._update(record, actions + (extra or []), allowed)
 
+    def request_plan(
+        self,
+        record: CampaignRecord,
+        allowed: Iterable[str],
+        now: datetime,
+        status: str | None = None,
+        settings: CampaignSettings | None = None,
+        resume: bool = False,
+    ) -> int:
+        """A new plan version, and the planner's request for it, in one transaction (with
+        the move to `status` and new `settings` if given), only while the campaign is still
+        in one of `allowed` and at the version read; returns the version. Raises Conflict."""
+        version = int(record.plan_version) + 1
+        actions = [
+            CampaignRecord.plan_version.set(version),
+            CampaignRecord.planning.set(
+                {"version": version, "planned": 0, "total": 0, "done": False}
+            ),
+            CampaignRecord.updated_at.set(to_iso(now)),
+        ]
+        if status is not None:
+            actions.append(CampaignRecord.status.set(status))
+        if settings is not None:
+            actions += [
+                CampaignRecord.settings.set(_settings_json(settings)),
+                CampaignRecord.tags.set(list(settings.tags)),  # type: ignore[arg-type]
+            ]
+        tx = transaction("request plan")
+        tx.update(
+            record,
+            actions,
+            CampaignRecord.status.is_in(*allowed)
+            & (CampaignRecord.plan_version == int(record.plan_version)),
+            label="campaign",
+        )
+        command = {
+            "kind": "plan",
+            "tenant_id": record.tenant_id,
+            "campaign_id": record.campaign_id,
+            "plan_version": version,
+            "resume": resume,
+        }
+        add_command(tx, command, to_epoch_ms(now))
+        self._commit(tx, allowed)
+        return version
+
+    def cancel(self, record: CampaignRecord, allowed: Iterable[str], now: datetime) -> None:
+        """Cancelled, and the planner asked to cancel every contact not yet dialled, in one
+        transaction. Raises Conflict."""
+        tx = transaction("cancel campaign")
+        tx.update(
+            record,
+            [CampaignRecord.status.set("cancelled"), CampaignRecord.updated_at.set(to_iso(now))],
+            CampaignRecord.status.is_in(*allowed),
+            label="campaign",
+        )
+        command = {
+            "kind": "cancel",
+            "tenant_id": record.tenant_id,
+            "campaign_id": record.campaign_id,
+        }
+        add_command(tx, command, to_epoch_ms(now))
+        self._commit(tx, allowed)
+
+    @staticmethod
+    def _commit(tx: Transaction, allowed: Iterable[str]) -> None:
+        try:
+            tx.commit()
+        except ConditionFailed:
+            raise Conflict(
+                f"the campaign is no longer {' or '.join(sorted(allowed))} (or changed meanwhile)"
+            ) from None
+
     def allocate_sequence(self, record: CampaignRecord, count: int, allowed: Iterable[str]) -> int:
         """Reserve `count` consecutive contact numbers; returns the first one."""
         self._update(record, [CampaignRecord.contact_seq.add(count)], allowed)
@@ -169,10 +242,6 @@ class CampaignStore:
         """The record with `counts` filled in from the campaign's contact counters."""
         record.counts = ContactCounts().totals(record.tenant_id, record.campaign_id)
         return record
-
-    def next_plan_version(self, record: CampaignRecord) -> int:
-        record.update(actions=[CampaignRecord.plan_version.add(1)])
-        return int(record.plan_version)
 
     def delete(self, record: CampaignRecord, allowed: Iterable[str]) -> None:
         try:

@@ -1,6 +1,8 @@
 """The outbox: an event is written in the same transaction as the state change it reports,
 and leaves for the bus only from here (ARCHITECTURE.md "Events leave only through the bus,
-and only for what was committed").
+and only for what was committed"). Requests to the planner (plan a new version, cancel
+the contacts) travel the same way, so a campaign's transition and the work it starts
+commit together: a crash cannot leave a campaign active with no plan under way.
 
 The Outbox table's stream hands each new item to the publisher function at once; an item
 the publisher could not hand over stays, and the sweeper publishes it after
@@ -26,12 +28,15 @@ def _shard(event_id: str) -> int:
     return int(hashlib.blake2s(event_id.encode(), digest_size=4).hexdigest(), 16) % OUTBOX_SHARDS
 
 
-def outbox_item(detail: dict[str, Any], webhook_url: str | None, now_ms: int) -> OutboxRecord:
+def outbox_item(
+    detail: dict[str, Any], webhook_url: str | None, now_ms: int, kind: str = "event"
+) -> OutboxRecord:
     event_id = str(detail["eventId"])
     return OutboxRecord(
         pk=f"outbox#{_shard(event_id)}",
         sk=event_id,
         event_id=event_id,
+        kind=kind,
         detail=detail,
         webhook_url=webhook_url,
         created_ms=now_ms,
@@ -47,6 +52,17 @@ def add_event(
     """The event goes out if and only if `tx` commits (the same `eventId` written again
     overwrites its item: one event)."""
     tx.put(outbox_item(detail, webhook_url, now_ms), label="outbox")
+
+
+def add_command(tx: Transaction, command: dict[str, Any], now_ms: int) -> None:
+    """A message for the planning queue, sent if and only if `tx` commits."""
+    key = "|".join(
+        str(command.get(k, "")) for k in ("kind", "tenant_id", "campaign_id", "plan_version")
+    )
+    command_id = "cmd_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    tx.put(
+        outbox_item({**command, "eventId": command_id}, None, now_ms, "command"), label="command"
+    )
 
 
 class OutboxStore:

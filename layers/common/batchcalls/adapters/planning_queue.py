@@ -10,7 +10,7 @@ import boto3
 
 
 class PlanningQueue:
-    """Implements services.ports.PlanningRequests with SQS messages."""
+    """The planner's work: requests from the outbox, and each plan's next chunk."""
 
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
@@ -20,21 +20,9 @@ class PlanningQueue:
     def client(self) -> Any:
         return self._client or boto3.client("sqs")
 
-    def request_plan(
-        self, tenant_id: str, campaign_id: str, plan_version: int, resume: bool = False
-    ) -> None:
-        self._send(
-            {
-                "kind": "plan",
-                "tenant_id": tenant_id,
-                "campaign_id": campaign_id,
-                "plan_version": plan_version,
-                "resume": resume,
-            }
-        )
-
-    def request_cancel(self, tenant_id: str, campaign_id: str) -> None:
-        self._send({"kind": "cancel", "tenant_id": tenant_id, "campaign_id": campaign_id})
+    def send_command(self, message: dict[str, Any]) -> None:
+        """A request committed through the outbox (plan a version, cancel the contacts)."""
+        self._send(message)
 
     def send_chunk(self, message: dict[str, Any]) -> None:
         self._send(message)

@@ -275,9 +275,9 @@ class RecheckItem(CoordinationRecord):
 
 
 class OutboxRecord(Model):
-    """An event whose state change committed (written in the same transaction), waiting
-    for the publisher to put it on the bus. `pk` is `outbox#<shard>`, `sk`
-    `<created ms>#<event id>`; the publisher deletes it once the bus took it."""
+    """An event (or a command for the planner) whose state change committed, written in
+    the same transaction, waiting for the publisher to send it on. `pk` is
+    `outbox#<shard>`, `sk` its id; the publisher deletes it once sent."""
 
     class Meta:
         table_name = "Outbox"
@@ -285,6 +285,7 @@ class OutboxRecord(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     event_id = UnicodeAttribute()
+    kind = UnicodeAttribute(default="event")  # "event" (to the bus) or "command" (planner)
     detail = JSONAttribute()
     webhook_url = UnicodeAttribute(null=True)
     created_ms = NumberAttribute()

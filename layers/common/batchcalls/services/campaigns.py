@@ -15,7 +15,6 @@ from batchcalls.domain.contacts import judge_contacts
 from batchcalls.errors import ValidationFailed
 from batchcalls.ids import contact_id_for, new_campaign_id
 from batchcalls.models.campaign import CreateCampaignRequest, PatchCampaignRequest
-from batchcalls.services.ports import PlanningRequests
 
 
 @dataclass
@@ -32,12 +31,10 @@ class CampaignService:
     def __init__(
         self,
         clock: Clock,
-        planning: PlanningRequests,
         campaigns: CampaignStore | None = None,
         contacts: ContactStore | None = None,
     ) -> None:
         self.clock = clock
-        self.planning = planning
         self.campaigns = campaigns or CampaignStore()
         self.contacts = contacts or ContactStore()
 
@@ -83,9 +80,11 @@ class CampaignService:
         now = self.clock.now()
         given = {name: getattr(request, name) for name in request.model_fields_set}
         settings = rules.build_settings(given, now, base=settings_of(record))
-        self.campaigns.save_settings(record, settings, rules.ALLOWED_FROM["edit"], now)
         if record.status in ("scheduled", "active") and rules.SCHEDULING_FIELDS & set(given):
-            self._replan(record)
+            # The new settings and the re-plan they need, at once.
+            self.campaigns.request_plan(record, rules.ALLOWED_FROM["edit"], now, settings=settings)
+        else:
+            self.campaigns.save_settings(record, settings, rules.ALLOWED_FROM["edit"], now)
         return self.get(tenant_id, campaign_id)
 
     def delete(self, tenant_id: str, campaign_id: str) -> None:
@@ -113,16 +112,15 @@ class CampaignService:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("resume", record.status)
         status = "active" if record.first_call_at else "scheduled"
-        self.campaigns.transition(record, rules.ALLOWED_FROM["resume"], status, self.clock.now())
-        self._replan(record, resume=True)
+        self.campaigns.request_plan(
+            record, rules.ALLOWED_FROM["resume"], self.clock.now(), status=status, resume=True
+        )
         return self.get(tenant_id, campaign_id)
 
     def cancel(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("cancel", record.status)
-        now = self.clock.now()
-        self.campaigns.transition(record, rules.ALLOWED_FROM["cancel"], "cancelled", now)
-        self.planning.request_cancel(tenant_id, campaign_id)
+        self.campaigns.cancel(record, rules.ALLOWED_FROM["cancel"], self.clock.now())
         return self.get(tenant_id, campaign_id)
 
     # ------------------------------------------------------------------ contacts
@@ -130,9 +128,13 @@ class CampaignService:
         record = self.campaigns.get(tenant_id, campaign_id)
         rules.require_transition("edit", record.status)
         report = self._store_contacts(record, judge_contacts(rows))
-        if report.accepted and record.status in ("scheduled", "active"):
-            # A full re-plan in order: the new contacts come after the existing ones.
-            self._replan(record)
+        if record.status in ("scheduled", "active"):
+            # A full re-plan in order: the new contacts come after the existing ones. Also
+            # when all were there already but some are still unplanned (a request retried
+            # after it failed between storing them and asking for the plan).
+            pending = self.campaigns.with_counts(record).counts["pending"]
+            if report.accepted or pending:
+                self.campaigns.request_plan(record, rules.ALLOWED_FROM["edit"], self.clock.now())
         return report
 
     def list_contacts(
@@ -176,12 +178,7 @@ class CampaignService:
         )
 
     def _start(self, record: CampaignRecord, now: Any) -> None:
+        """Scheduled (or active at once) with its first plan requested, in one write."""
         settings = settings_of(record)
         status = "active" if settings.schedule_type == "immediate" else "scheduled"
-        self.campaigns.transition(record, rules.ALLOWED_FROM["schedule"], status, now)
-        self._replan(record)
-
-    def _replan(self, record: CampaignRecord, resume: bool = False) -> None:
-        """A new plan version: the planner re-plans every contact not yet queued."""
-        version = self.campaigns.next_plan_version(record)
-        self.planning.request_plan(record.tenant_id, record.campaign_id, version, resume)
+        self.campaigns.request_plan(record, rules.ALLOWED_FROM["schedule"], now, status=status)

@@ -1,28 +1,31 @@
-"""Builds the delivery service from settings: what the delivery handlers share."""
+"""Builds the delivery service and the publisher from a function's settings (each
+handler loads its own settings model: only what it uses is in its environment)."""
 
 from __future__ import annotations
 
-from batchcalls.adapters.call_queue import SqsCallQueue, SqsDeadLetters
+from batchcalls.adapters.call_queue import SqsCallQueue
 from batchcalls.adapters.events_bus import EventBus, WebhookSender
+from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.provider_http import HttpProvider, ProviderSecret
-from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
-from batchcalls.services.delivery import DeliveryConfig, DeliveryService
+from batchcalls.services.delivery import DeadLetters, DeliveryConfig, DeliveryService
 from batchcalls.services.publishing import EventPublisher
-from batchcalls.settings import DeliverySettings, load_settings
+from batchcalls.settings import DeliverySettings, PublisherSettings, SweeperSettings
 
 
-def delivery_settings() -> DeliverySettings:
-    settings = load_settings(DeliverySettings)
-    bind_tables(settings)
-    return settings
+def build_publisher(settings: PublisherSettings | SweeperSettings) -> EventPublisher:
+    return EventPublisher(
+        EventBus(settings.event_bus_name),
+        WebhookSender(),
+        PlanningQueue(settings.planning_queue_url),
+    )
 
 
-def build_publisher(settings: DeliverySettings) -> EventPublisher:
-    return EventPublisher(EventBus(settings.event_bus_name), WebhookSender())
-
-
-def build_delivery_service(settings: DeliverySettings) -> DeliveryService:
+def build_delivery_service(
+    settings: DeliverySettings,
+    publisher: EventPublisher | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> DeliveryService:
     return DeliveryService(
         clock=current_clock(),
         config=DeliveryConfig(
@@ -34,8 +37,8 @@ def build_delivery_service(settings: DeliverySettings) -> DeliveryService:
         provider=HttpProvider(
             settings.provider_url, backoff_seconds=settings.provider_retry_backoff_seconds
         ),
-        publisher=build_publisher(settings),
-        dead_letters=SqsDeadLetters(settings.call_dead_letter_queue_url),
+        publisher=publisher,
+        dead_letters=dead_letters,
     )
 
 

@@ -27,6 +27,12 @@ class Webhooks(Protocol):
     def send(self, url: str, detail: dict[str, Any]) -> int | None: ...
 
 
+class Commands(Protocol):
+    """Where the planner's requests go (the planning queue)."""
+
+    def send_command(self, message: dict[str, Any]) -> None: ...
+
+
 class NotPublished(Exception):
     """Some events were refused by the bus; they stay in the outbox."""
 
@@ -36,17 +42,34 @@ class NotPublished(Exception):
 
 
 class EventPublisher:
-    def __init__(self, bus: Bus, webhooks: Webhooks | None, outbox: OutboxStore | None = None):
+    def __init__(
+        self,
+        bus: Bus,
+        webhooks: Webhooks | None,
+        commands: Commands | None = None,
+        outbox: OutboxStore | None = None,
+    ):
         self.bus = bus
         self.webhooks = webhooks
+        self.commands = commands
         self.outbox = outbox or OutboxStore()
 
     def publish(self, items: Iterable[OutboxRecord]) -> int:
-        """Put the items' events on the bus (then their webhooks), and forget them.
-        Raises NotPublished naming those the bus refused, after handling the others."""
-        pending = list(items)
-        refused: list[str] = []
+        """Put the items' events on the bus (then their webhooks), send their commands to
+        the planner, and forget them. Raises NotPublished naming those the bus refused,
+        after handling the others."""
+        pending = []
         published = 0
+        for item in items:
+            if item.kind != "command":
+                pending.append(item)
+                continue
+            assert self.commands is not None, "the publisher needs the planning queue"
+            command = {k: v for k, v in dict(item.detail).items() if k != "eventId"}
+            self.commands.send_command(command)
+            self.outbox.published(item)
+            published += 1
+        refused: list[str] = []
         for start in range(0, len(pending), BUS_BATCH):
             batch = pending[start : start + BUS_BATCH]
             taken = self.bus.put_many([dict(item.detail) for item in batch])

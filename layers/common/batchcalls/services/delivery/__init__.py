@@ -39,6 +39,7 @@ from batchcalls.services.delivery.sweep import DeadLetters, Sweeper, SweepReport
 from batchcalls.services.publishing import EventPublisher
 
 __all__ = [
+    "DeadLetters",
     "DeliveryConfig",
     "DeliveryService",
     "SweepReport",
