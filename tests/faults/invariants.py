@@ -107,8 +107,8 @@ def check(world: World, campaign_id: str) -> Verdict:
                 verdict.caps_exceeded.append(f"{campaign_id}: {count} calls on {day}")
 
     for contact in contacts.values():
-        if contact["status"] in FINAL:
-            continue
+        if contact["status"] in FINAL or (view["status"] == "draft" and not calls):
+            continue  # a draft (a create that failed before scheduling) calls nobody
         ahead = contact["status"] == "scheduled" and ms(contact["scheduled_at"]) > now_ms
         if not (ahead and view["status"] in ("scheduled", "active", "paused")):
             verdict.lost_contacts.append(

@@ -32,9 +32,7 @@ TARGETS = [
 def test_every_fault_at_every_request_keeps_the_promise(world, faults, scenario, function, ordinal):
     # Given the path's requests, from a run without faults
     [path] = [
-        p
-        for p in suite.paths(world, scenario)
-        if p.function == function and (ordinal is None or p.ordinal == ordinal)
+        p for p in suite.paths(world, scenario) if p.function == function and p.target == ordinal
     ]
     assert path.requests, "the path made no AWS request"
     # When every fault kind is injected at every request boundary, one run each
