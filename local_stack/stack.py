@@ -227,7 +227,12 @@ class LocalStack:
         provider: ProviderSettings | None = None,
         provider_secret: str | None = None,
         host: str = "127.0.0.1",
+        max_visibility_seconds: int | None = None,
     ) -> None:
+        """`max_visibility_seconds` caps the queues' visibility timeouts as the runtime
+        applies them: a message a crashed invocation held comes back that soon at most
+        (the fault suite's runs take simulated minutes instead of the planning queue's
+        90 minutes); None keeps the template's."""
         if clock not in ("real", "simulated"):
             raise ValueError("clock is 'real' or 'simulated'")
         self.host = host
@@ -244,6 +249,7 @@ class LocalStack:
         self.parameter_overrides = dict(parameters or {})
         self.provider_secret = provider_secret or secrets.token_hex(24)
         self.provider_settings = provider or ProviderSettings.from_env(os.environ)
+        self.max_visibility_seconds = max_visibility_seconds
         self.startup_seconds = 0.0
         self.ledgers: dict[str, QueueLedger] = {}
         self.streams = StreamPollers()
@@ -379,6 +385,10 @@ class LocalStack:
         self.routes = RouteTable(self.deployment.routes)
         sqs = self.session.client("sqs")
         for mapping in self.deployment.mappings:
+            if self.max_visibility_seconds is not None:
+                mapping.queue.visibility_timeout = min(
+                    mapping.queue.visibility_timeout, self.max_visibility_seconds
+                )
             if mapping.enabled:
                 self.ledgers[mapping.queue.name] = QueueLedger(
                     mapping,

@@ -29,8 +29,14 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+# A message a crashed invocation held comes back after at most this (AWS: the queue's
+# visibility timeout, up to the planning queue's 90 minutes): runs stay short.
+MAX_VISIBILITY_SECONDS = 120
+
+
 def start_stack(**options: Any) -> LocalStack:
-    """A stack for fault runs: simulated clock, a small provider-wide limit, short calls."""
+    """A stack for fault runs: simulated clock, a small provider-wide limit, short calls,
+    crashed messages back within two minutes."""
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()  # each stack signs callbacks with its own provider secret
@@ -39,6 +45,7 @@ def start_stack(**options: Any) -> LocalStack:
         clock_start=options.pop("clock_start", START),
         api_keys={KEY: TENANT},
         parameters={"ProviderWideCallLimit": str(PROVIDER_WIDE_CALL_LIMIT)},
+        max_visibility_seconds=MAX_VISIBILITY_SECONDS,
         **options,
     )
     stack.provider.settings.call_seconds = CALL_SECONDS

@@ -339,11 +339,13 @@ class DeliveryStore:
         reason: str | None = None,
         release_booking: bool = True,
         started: LeaseItem | None = None,
+        waiting: WaitingCall | None = None,
     ) -> None:
         """A queued call that will not be dialled: `scheduled` again under a new plan version
         (its slot stale, for a resume to re-plan), `cancelled` or `skipped`. Its claim, slot,
         reserved place and (unless it stays scheduled) booking go with it. With `started`
-        (its live place), a call started but never placed, from `in_progress`."""
+        (its live place), a call started but never placed, from `in_progress`; with
+        `waiting`, a call that waited for a place, taken off the waiting list with it."""
         attempt = Attempt.of(message)
         tx = transaction("unqueue")
         moves = ContactMoves(tx)
@@ -357,6 +359,8 @@ class DeliveryStore:
                 ContactRecord.call_id == str(contact.call_id)
             )
             self.leases.give_back(tx, started, "live")
+        if waiting is not None:
+            self.leases.unpark(tx, waiting)
         moves.move(contact, status, now, actions, condition)
         self._done_with_message(tx, message)
         if release_booking:

@@ -21,7 +21,7 @@ from batchcalls.domain import leases as rules
 from batchcalls.domain.campaigns import DELIVERING
 from batchcalls.ids import call_id_for
 from batchcalls.observability import metrics
-from batchcalls.services.delivery.common import FINISHED, RESERVED_PLACE_MS, Campaigns
+from batchcalls.services.delivery.common import FINISHED, RESERVED_PLACE_MS, Campaigns, queued_for
 from batchcalls.services.delivery.context import Deps
 
 
@@ -111,8 +111,9 @@ class Places:
 
     def return_waiting(self, tenant_id: str, campaign_id: str, now: datetime) -> int:
         """A paused campaign resumes: its waiting calls go back to `scheduled` (under a new
-        plan version, their bookings kept), so the resume's plan gives them a real time
-        instead of one in the past."""
+        plan version, their bookings kept), each taken off the waiting list in the same
+        transaction, so the resume's plan gives them a real time instead of one in the
+        past."""
         returned = 0
         while waiting := self.leases.waiting_of(tenant_id, campaign_id, 25):
             for call in waiting:
@@ -120,18 +121,20 @@ class Places:
                     tenant_id, campaign_id, call.message["contact_id"]
                 )
                 try:
-                    self.deps.store.drop_waiting(call)
+                    if contact is not None and queued_for(contact, call.message):
+                        self.deps.store.unqueue(
+                            contact,
+                            call.message,
+                            "scheduled",
+                            now,
+                            release_booking=False,
+                            waiting=call,
+                        )
+                        returned += 1
+                    else:
+                        self.deps.store.drop_waiting(call)  # its contact moved on already
                 except ConditionFailed:
-                    continue
-                if contact is None:
-                    continue
-                try:
-                    self.deps.store.unqueue(
-                        contact, call.message, "scheduled", now, release_booking=False
-                    )
-                    returned += 1
-                except ConditionFailed:
-                    continue
+                    continue  # someone else took it off the list meanwhile
         return returned
 
 
