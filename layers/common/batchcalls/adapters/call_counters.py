@@ -6,7 +6,7 @@ starts a call (adapters/delivery_store.py), so a crash cannot lose a dialled cal
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from batchcalls.adapters.tables import CountItem
 from batchcalls.adapters.transactions import Transaction
@@ -17,9 +17,11 @@ def _pk(tenant_id: str, campaign_id: str) -> str:
 
 
 def count_call(tx: Transaction, tenant_id: str, campaign_id: str, day: date) -> None:
+    # Read only while that day's calls are planned: dropped by TTL three days after it.
+    expires = int(datetime.combine(day, time(), UTC).timestamp()) + 3 * 86_400
     tx.update(
         CountItem(pk=_pk(tenant_id, campaign_id), sk=f"day#{day.isoformat()}"),
-        [CountItem.value.add(1)],
+        [CountItem.value.add(1), CountItem.ttl.set(expires)],
         label="day count",
     )
 

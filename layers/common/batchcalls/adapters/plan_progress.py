@@ -7,6 +7,7 @@ from typing import Any
 
 from batchcalls.adapters.tables import PlanProgressItem
 from batchcalls.adapters.transactions import with_retries
+from batchcalls.clock import utc_now
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class ChunkStart:
         }
 
 
+KEEP_SECONDS = 7 * 86_400
+
+
 class PlanProgressStore:
     @staticmethod
     def _key(tenant_id: str, campaign_id: str, version: int, chunk: int) -> tuple[str, str]:
@@ -39,8 +43,11 @@ class PlanProgressStore:
         self, tenant_id: str, campaign_id: str, version: int, chunk: int, start: ChunkStart
     ) -> None:
         pk, sk = self._key(tenant_id, campaign_id, version, chunk)
+        # A plan's chunks run within hours; the state is dropped by TTL a week after.
+        expires = int(utc_now().timestamp()) + KEEP_SECONDS
         with_retries(
-            lambda: PlanProgressItem(pk=pk, sk=sk, data=start.as_json()).save(), "progress"
+            lambda: PlanProgressItem(pk=pk, sk=sk, data=start.as_json(), ttl=expires).save(),
+            "progress",
         )
 
     def load(self, tenant_id: str, campaign_id: str, version: int, chunk: int) -> ChunkStart | None:
