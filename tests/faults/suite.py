@@ -216,7 +216,7 @@ def paths(world: World, scenario: str) -> list[Path]:
     return found
 
 
-def boundaries(path: Path) -> list[int]:
+def boundaries_of(path: Path) -> list[int]:
     """The request indices that lead to different durable states: every write, and the
     first read of each run of reads between two writes (a fault at any read of such a run
     leaves what was written exactly as at its first: reads change nothing)."""
@@ -250,10 +250,13 @@ def faults_at(path: Path, index: int, every_refusal: bool = True) -> list[dict[s
     ]
 
 
-def exhaustive(world: World, path: Path, every_refusal: bool = True) -> Outcome:
-    """The fault kinds at every request boundary of the path, one run each."""
+def exhaustive(
+    world: World, path: Path, every_refusal: bool = True, boundaries: list[int] | None = None
+) -> Outcome:
+    """The fault kinds at every request boundary of the path (or at those given), one run
+    each."""
     total = Outcome()
-    for index in boundaries(path):
+    for index in boundaries_of(path) if boundaries is None else boundaries:
         for fault in faults_at(path, index, every_refusal):
             total.add(run(world, path.scenario, [fault]))
     return total

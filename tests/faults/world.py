@@ -20,7 +20,7 @@ TENANT = "tenant_faults"
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 CALLER_IDS = ["+12025550100", "+12025550101"]
 PROVIDER_WIDE_CALL_LIMIT = 3
-CALL_SECONDS = 20
+CALL_SECONDS = 10
 FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 _numbers = itertools.count(100)
 
@@ -75,7 +75,7 @@ class World:
 
     def create(self, phones: list[str], **settings: Any) -> str:
         """An immediate campaign (unless told otherwise), open all day in UTC, no guard,
-        retries one minute apart, webhooks to the local sink."""
+        retries 30 s (no answer) or 15 s (busy) later, webhooks to the local sink."""
         sink = f"{self.stack.base_url}/_local/webhook-sink/faults"
         body = {
             "agent_id": "agent_faults",
@@ -84,7 +84,7 @@ class World:
             "legal_hours_guard": False,
             "max_calls_per_second": 2,
             "max_concurrent_calls": 2,
-            "retry_strategy": {"max_attempts": 2, "no_answer_delay": 60_000, "busy_delay": 30_000},
+            "retry_strategy": {"max_attempts": 2, "no_answer_delay": 30_000, "busy_delay": 15_000},
             "webhooks": {"on_call_complete": f"{sink}/call", "on_batch_complete": f"{sink}/done"},
             "contacts": [{"phone_number": p, "timezone": "UTC"} for p in phones],
             **settings,
