@@ -55,7 +55,7 @@ test: setup setup-sam setup-checkov
 	# or suppressed in the template with its reason)
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal
 
 ## The fault suite in full (every fault kind at every request of every delivery path) and
 ## seeded random mixes on larger campaigns; ends with the summary line. SEEDS=40 by default.

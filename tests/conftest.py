@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import botocore.loaders
+import botocore.session
 import pytest
 from batchcalls.clock import SimulatedClock, SystemClock, use_clock
 
@@ -27,6 +29,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # moto's DynamoDB transactions are not safe across threads (the code writes from worker
 # threads) and copy whole tables; the local runtime's hook makes them safe and cheap.
 moto_hooks.install()
+# Each botocore session parses the same JSON models again (endpoints and each service:
+# about 0.3 s), and there is a new session per test (mock_aws resets boto3's default one,
+# pynamodb makes its own): every session of the test process shares one loader and its
+# cache. What the models say is unchanged.
+_shared_loader = botocore.loaders.create_loader()
+botocore.session.create_loader = lambda search_path_string=None: _shared_loader
 
 FIXED_NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 

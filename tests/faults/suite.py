@@ -216,6 +216,14 @@ def paths(world: World, scenario: str) -> list[Path]:
     return found
 
 
+def path_of(world: World, scenario: str, function: str, ordinal: int | None) -> Path:
+    """One path of a scenario as PATHS names it (from the world's one dry run of it)."""
+    if scenario not in world.dry_runs:
+        world.dry_runs[scenario] = paths(world, scenario)
+    [path] = [p for p in world.dry_runs[scenario] if p.function == function and p.target == ordinal]
+    return path
+
+
 def boundaries_of(path: Path) -> list[int]:
     """The request indices that lead to different durable states: every write, and the
     first read of each run of reads between two writes (a fault at any read of such a run

@@ -14,44 +14,35 @@ from __future__ import annotations
 import pytest
 
 from tests.faults import suite
-from tests.faults.world import World
 
 pytestmark = pytest.mark.slow
 
-# Each path's boundaries in two halves (even and odd positions): the two test workers
-# share the long paths.
-HALVES = 2
+# Each path's boundaries in parts (every n-th boundary to one test), so that the two test
+# workers share the long paths: the planner's, with the most boundaries, in four.
+PARTS = {"PlannerFunction": 4}
 TARGETS = [
-    (scenario, function, ordinal, half)
+    (scenario, function, ordinal, part, PARTS.get(function, 2))
     for scenario, targets in suite.PATHS.items()
     for function, ordinal in targets
-    for half in range(HALVES)
+    for part in range(PARTS.get(function, 2))
 ]
-_dry_runs: dict[str, list[suite.Path]] = {}  # per worker: one dry run per scenario
-
-
-def path_of(world: World, scenario: str, function: str, ordinal: int | None) -> suite.Path:
-    if scenario not in _dry_runs:
-        _dry_runs[scenario] = suite.paths(world, scenario)
-    [path] = [p for p in _dry_runs[scenario] if p.function == function and p.target == ordinal]
-    return path
 
 
 @pytest.mark.parametrize(
-    ("scenario", "function", "ordinal", "half"),
+    ("scenario", "function", "ordinal", "part", "parts"),
     TARGETS,
-    ids=[f"{s}-{f}-{o if o is not None else 'found'}-{h}" for s, f, o, h in TARGETS],
+    ids=[f"{s}-{f}-{o if o is not None else 'found'}-{p + 1}of{n}" for s, f, o, p, n in TARGETS],
 )
 def test_every_fault_at_every_request_keeps_the_promise(
-    world, faults, scenario, function, ordinal, half
+    world, faults, scenario, function, ordinal, part, parts
 ):
     # Given the path's requests, from a run without faults
-    path = path_of(world, scenario, function, ordinal)
-    boundaries = suite.boundaries_of(path)[half::HALVES]
-    assert boundaries, "the path has too few request boundaries to halve"
+    path = suite.path_of(world, scenario, function, ordinal)
+    boundaries = suite.boundaries_of(path)[part::parts]
+    assert boundaries, "the path has too few request boundaries for its parts"
     # When every fault kind is injected at each of these request boundaries, one run each
     outcome = suite.exhaustive(world, path, every_refusal=False, boundaries=boundaries)
-    print(f"\n{path.name} ({half + 1}/{HALVES}): {outcome.line()}")
+    print(f"\n{path.name} ({part + 1}/{parts}): {outcome.line()}")
     # Then each run kept every promise, and the faults did fire
     assert outcome.failures == []
     assert outcome.faults_fired >= len(boundaries)

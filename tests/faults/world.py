@@ -63,6 +63,7 @@ def numbers(outcomes: str) -> list[str]:
 class World:
     stack: LocalStack
     created: list[str] = field(default_factory=list)
+    dry_runs: dict[str, Any] = field(default_factory=dict)  # suite.paths per scenario
 
     # ------------------------------------------------------------ the API
     def request(self, method: str, path: str, body: Any = None) -> Any:
