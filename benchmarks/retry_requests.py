@@ -49,7 +49,7 @@ def retry_requests(contacts: int) -> tuple[Counter[str], str]:
 
     clock, tenant_id, campaign_id = plan_campaign(contacts)
     campaign = CampaignStore().get(tenant_id, campaign_id)
-    contact = next(iter(ContactStore().iter_in_order(tenant_id, campaign_id, "scheduled")))
+    contact = next(iter(ContactStore().iter_of_statuses(tenant_id, campaign_id, ("scheduled",))))
     service = DeliveryService(
         clock,
         DeliveryConfig(100, 600, "https://api.example.com"),

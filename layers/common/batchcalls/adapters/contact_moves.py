@@ -166,12 +166,20 @@ class ContactCounts:
 
     def totals(self, tenant_id: str, campaign_id: str) -> dict[str, int]:
         totals = dict.fromkeys(CONTACT_STATUSES, 0)
-        for item in ContactCountsItem.query(
-            counts_pk(tenant_id, campaign_id), consistent_read=True
-        ):
-            for status in CONTACT_STATUSES:
-                totals[status] += int(getattr(item, status) or 0)
+        for counts in self.per_shard(tenant_id, campaign_id).values():
+            for status, count in counts.items():
+                totals[status] += count
         return totals
+
+    def per_shard(self, tenant_id: str, campaign_id: str) -> dict[int, dict[str, int]]:
+        """Contacts per status of each shard that holds any (exact: every status change
+        commits with its counter)."""
+        return {
+            int(item.sk): {s: int(getattr(item, s) or 0) for s in CONTACT_STATUSES}
+            for item in ContactCountsItem.query(
+                counts_pk(tenant_id, campaign_id), consistent_read=True
+            )
+        }
 
     def require_none_open(self, tx: Transaction, tenant_id: str, campaign_id: str) -> None:
         """`tx` commits only while no contact of the campaign is open (every shard)."""

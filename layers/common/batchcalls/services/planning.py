@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from heapq import merge
 from itertools import islice
 from typing import Any, Protocol
 
@@ -238,11 +237,10 @@ class PlanningService:
             self.campaigns.get(tenant_id, campaign_id)
         except NotFound:
             return
-        streams = [
-            self.contacts.iter_in_order(tenant_id, campaign_id, status, after_seq)
-            for status in ("pending", "scheduled", "queued")
-        ]
-        batch = list(islice(merge(*streams, key=lambda r: int(r.seq)), self.chunk_size))
+        not_dialled = self.contacts.iter_of_statuses(
+            tenant_id, campaign_id, ("pending", "scheduled", "queued"), after_seq
+        )
+        batch = list(islice(not_dialled, self.chunk_size))
         self.writes.cancel(batch, self.clock.now())
         if len(batch) == self.chunk_size:
             self.queue.send_chunk(
@@ -283,11 +281,9 @@ class PlanningService:
     def _candidates(
         self, tenant_id: str, campaign_id: str, start: ChunkStart
     ) -> Iterator[ContactRecord]:
-        streams = [
-            self.contacts.iter_in_order(tenant_id, campaign_id, status, start.after_seq)
-            for status in ("pending", "scheduled")
-        ]
-        for contact in merge(*streams, key=lambda r: int(r.seq)):
+        for contact in self.contacts.iter_of_statuses(
+            tenant_id, campaign_id, ("pending", "scheduled"), start.after_seq
+        ):
             if replannable(contact, start.start_ms):
                 yield contact
 
@@ -298,16 +294,15 @@ class PlanningService:
         every call already dialled per local day."""
         tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
         staying: list[int] = []
-        for status in ("queued", "in_progress", "scheduled"):
-            for contact in self.contacts.iter_in_order(
-                tenant_id, campaign_id, status, attributes=_OCCUPANCY_FIELDS
-            ):
-                if contact.scheduled_at is None:
-                    continue
-                if status == "scheduled" and replannable(contact, start_ms):
-                    continue
-                if status != "in_progress":  # in progress: already in the day counters
-                    staying.append(int(contact.scheduled_at))
+        for contact in self.contacts.iter_of_statuses(
+            tenant_id, campaign_id, ("queued", "in_progress", "scheduled"), 0, _OCCUPANCY_FIELDS
+        ):
+            if contact.scheduled_at is None:
+                continue
+            if contact.status == "scheduled" and replannable(contact, start_ms):
+                continue
+            if contact.status != "in_progress":  # in progress: already in the day counters
+                staying.append(int(contact.scheduled_at))
         return Occupancy.from_calls(
             settings,
             [ms for ms in staying if ms >= start_ms],
