@@ -508,6 +508,33 @@ def test_an_unreachable_provider_is_dialled_again_later_under_the_same_call_id(w
     ]
 
 
+def test_a_call_dialled_again_counts_in_its_second_under_the_rate(world, clock):
+    # Given one call a second: a call the provider did not answer, to be dialled again
+    # 15 s later, and another call started in that very second
+    phones = ["+12025550114", "+12025550124"]
+    campaign = world.campaign(phones, [0, 15], max_calls_per_second=1)
+    world.provider.answer = PlaceResult("unavailable", 503)
+    world.tick()
+    first, second = world.queue.take()
+    world.deliver([first])
+    [(again, delay)] = world.queue.take()
+    world.provider.answer = None
+    clock.advance(delay)
+    world.deliver([second])
+    assert [c.to for c in world.provider.calls] == [phones[1]]
+    # When the redial arrives in the same second
+    world.deliver([(again, 0)])
+    # Then it is not dialled in that second, but sent on to the next one with room,
+    # keeping its call id and its place
+    assert [c.to for c in world.provider.calls] == [phones[1]]
+    [(paced, paced_delay)] = world.queue.take()
+    assert (paced["contact_id"], paced_delay) == (again["contact_id"], 1)
+    clock.advance(1)
+    world.deliver([(paced, 0)])
+    assert [c.call_id for c in world.provider.calls][1] == call_id_of(world, campaign, phones[0])
+    assert world.counts(campaign) == {"in_progress": 2}
+
+
 # ============================================================================ provider events
 @pytest.mark.parametrize(
     "signature",

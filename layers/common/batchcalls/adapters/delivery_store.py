@@ -260,6 +260,14 @@ class DeliveryStore:
         self.claims.remove(tx, message)
         moves.commit()
 
+    def count_redial(self, tenant_id: str, campaign_id: str, now: datetime, rate: int) -> None:
+        """A started call dialled again (the provider did not answer, or the caller died
+        before it did) takes a second under the campaign's rate, as its first dial did.
+        Raises ConditionFailed "rate" when this second is full."""
+        tx = transaction("count redial")
+        self.leases.count_second(tx, tenant_id, campaign_id, to_epoch_ms(now) // 1000, rate)
+        tx.commit()
+
     def fail_over(
         self,
         contact: ContactRecord,

@@ -19,7 +19,9 @@ Steps, in order (each write one transaction, adapters/delivery_store.py):
    caller ID refused (fail over to the next number), refused (the attempt fails), no
    answer in time (dialled again later by a new message; the call keeps its place).
 A crash after step 5 is safe: the message comes back, step 2 finds the attempt started
-and not yet accepted, and dials again under the same call id.
+and not yet accepted, and dials again under the same call id. Every dial again takes a
+second under `max_calls_per_second` first, as the start did (the second full: sent on to
+the next one with room).
 """
 
 from __future__ import annotations
@@ -222,6 +224,16 @@ class Caller:
             if retry is not None:
                 self.dispatch_soon([retry.slot])
             return "replanned"
+        try:
+            self.store.count_redial(
+                campaign.tenant_id, campaign.campaign_id, now, settings.max_calls_per_second
+            )
+        except ConditionFailed:
+            # This second is full: dialled again in the first second with room.
+            delay = self._free_second_delay(settings, message, now_ms)
+            self.deps.queue.send([(message, delay)])
+            self.leases.expect_redial(lease_id, str(contact.call_id), now_ms + delay * 1000)
+            return "paced"
         rejected = self.leases.rejected_numbers(campaign.tenant_id, campaign.campaign_id)
         planned = message.get("caller_id") or contact.caller_id
         return self._dial(
@@ -342,12 +354,20 @@ class Caller:
         """This second is full: to the first second with room (calls started per second
         are counted at the start, whatever sent them: a catch-up, admitted waiting calls,
         re-sent claims)."""
+        return self._send_again(
+            message, self._free_second_delay(settings, message, now_ms), "paced"
+        )
+
+    def _free_second_delay(
+        self, settings: CampaignSettings, message: dict[str, Any], now_ms: int
+    ) -> int:
+        """Seconds from now to the first later second with room under the campaign's rate."""
         second = now_ms // 1000
         used = self.leases.seconds_used(
             message["tenant_id"], message["campaign_id"], second + 1, second + 120
         )
         free = rules.next_free_second(used, second + 1, settings.max_calls_per_second)
-        return self._send_again(message, min(rules.MAX_DELAY_SECONDS, free - second), "paced")
+        return min(rules.MAX_DELAY_SECONDS, free - second)
 
     def _wait(self, settings: CampaignSettings, message: dict[str, Any], now: datetime) -> str:
         try:
