@@ -5,6 +5,7 @@ sink. Used by the scenario tests, the exhaustive fault suite and `make faults`."
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,10 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+# A call whose outcome never comes (its callbacks dropped) ends after this (AWS default:
+# an hour), so that three of them one after another still end inside a run (and a
+# twenty-minute provider outage stays shorter).
+CALL_TIMEOUT_SECONDS = 1800
 # A message a crashed invocation held comes back after at most this (AWS: the queue's
 # visibility timeout, up to the planning queue's 90 minutes): runs stay short.
 MAX_VISIBILITY_SECONDS = 120
@@ -49,6 +54,9 @@ def start_stack(**options: Any) -> LocalStack:
         **options,
     )
     stack.provider.settings.call_seconds = CALL_SECONDS
+    # Set once the stack saved the environment (it gives it back when it stops), before
+    # any function loads its settings.
+    os.environ["CALL_TIMEOUT_SECONDS"] = str(CALL_TIMEOUT_SECONDS)
     return stack
 
 
