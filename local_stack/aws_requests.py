@@ -35,6 +35,17 @@ from botocore.client import BaseClient
 
 current_function: ContextVar[str | None] = ContextVar("local_stack_function", default=None)
 
+# Requests that change nothing: a fault at any of a run of them leaves the tables as a
+# fault at its first one does.
+READ_OPERATIONS = frozenset(
+    {"GetItem", "BatchGetItem", "Query", "Scan", "GetParameter", "ReceiveMessage"}
+)
+
+
+def is_read(name: str) -> bool:
+    """Whether `<service>.<operation>` only reads."""
+    return name.rsplit(".", 1)[-1] in READ_OPERATIONS
+
 
 class InvocationCrashed(BaseException):
     """The invocation died (a fault): the runtime treats it as Lambda treats a crashed
@@ -54,18 +65,28 @@ class Invocation:
     id: int = field(default_factory=lambda: next(_invocation_ids))
     ordinal: int = -1  # the n-th invocation of this function (from 0), set by an observer
     requests: list[str] = field(default_factory=list)
+    boundaries: int = 0  # request boundaries so far (see `number`)
     outcome: str = "running"  # then "ok", "error" or "crashed"
     crashed: bool = False
     redeliver: Any = None  # a callable running the same trigger again, if the runtime can
     _names: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def number(self, name: str) -> tuple[int, int]:
-        """(index of the request in this invocation, its occurrence number by name)."""
+    def number(self, name: str) -> tuple[int, int, int | None]:
+        """(index of the request in this invocation, its occurrence number by name, its
+        boundary ordinal or None). A request *boundary* is every write, and the first read
+        of each run of reads: where a fault can leave the tables in a different state.
+        Counting them as they come keeps a fault's place when the reads before it vary in
+        number (a read per shard that holds contacts, say)."""
         with self._lock:
+            previous_read = bool(self.requests) and is_read(self.requests[-1])
             self.requests.append(name)
             self._names[name] += 1
-            return len(self.requests) - 1, self._names[name]
+            boundary = None
+            if not (is_read(name) and previous_read):
+                boundary = self.boundaries
+                self.boundaries += 1
+            return len(self.requests) - 1, self._names[name], boundary
 
 
 current_invocation: ContextVar[Invocation | None] = ContextVar(
@@ -83,6 +104,7 @@ class AwsRequest:
     invocation: Invocation | None = None
     index: int = -1  # the request's place in its invocation, from 0
     nth: int = 0  # how many requests of this name the invocation made, this one included
+    boundary: int | None = None  # its ordinal among the invocation's boundaries, if one
     notes: dict[str, Any] = field(default_factory=dict, compare=False)  # listeners' notes
 
     @property
@@ -120,11 +142,19 @@ def install() -> None:
                 return _original_make_api_call(client, operation_name, api_params)
             service = client.meta.service_model.service_name
             invocation = current_invocation.get()
-            index, nth = (-1, 0)
+            index, nth, boundary = (-1, 0, None)
             if invocation is not None:
-                index, nth = invocation.number(sys.intern(f"{service}.{operation_name}"))
+                index, nth, boundary = invocation.number(sys.intern(f"{service}.{operation_name}"))
             request = AwsRequest(
-                function, service, operation_name, api_params, client, invocation, index, nth
+                function,
+                service,
+                operation_name,
+                api_params,
+                client,
+                invocation,
+                index,
+                nth,
+                boundary,
             )
             listeners = list(_listeners)
             token = current_request.set(request)

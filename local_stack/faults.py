@@ -9,15 +9,17 @@ request of which invocation).
 Request faults see every AWS request a function makes (`aws_requests`). A request is
 addressed by its name (`service`/`operation`, or `after`/`at` as "<service>.<operation>"),
 `nth` (the n-th request of that name in the invocation, from 1), `index` (the i-th
-request of the invocation, from 0) and `invocation` (the function's i-th invocation since
-the stack started or `clear_recorder()`, from 0); every given field must match.
+request of the invocation, from 0), `boundary` (the i-th request boundary of the
+invocation, from 0: every write, and the first read of each run of reads) and
+`invocation` (the function's i-th invocation since the stack started or
+`clear_recorder()`, from 0); every given field must match.
 
 - `aws_error` {error, ...}: `throttle`, `conflict`, `internal`, `timeout` refuse the
   request with what botocore would raise (nothing is performed);
   `timeout_after_commit` performs it, then raises botocore's ReadTimeoutError;
   `transaction_throttled` cancels a transaction with a ThrottlingError reason. An error
   that cannot happen to a request (a conflict on a Query) does not match it.
-- `crash` {function, after | index}: the invocation dies right after that request was
+- `crash` {function, after | index | boundary}: the invocation dies right after that request was
   performed (`InvocationCrashed`, a BaseException); its trigger does what AWS does
   (see `local_stack/README.md`). Later requests of a dead invocation are refused.
 - `interleave` {at, run}: right after that request, other work runs to its end in the
@@ -91,9 +93,9 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required fields, optional fields); `count` is allowed for every kind
     "aws_error": (
         {"error"},
-        {"service", "operation", "index", "nth", "invocation", "function", "item"},
+        {"service", "operation", "index", "boundary", "nth", "invocation", "function", "item"},
     ),
-    "crash": ({"function"}, {"after", "index", "nth", "invocation"}),
+    "crash": ({"function"}, {"after", "index", "boundary", "nth", "invocation"}),
     "interleave": ({"at", "run"}, {"function", "event", "nth", "invocation"}),
     "duplicate_deliveries": (set(), {"function"}),
     "skip_ticks": ({"minutes"}, {"function"}),
@@ -201,6 +203,7 @@ class Fault:
             and wanted.get("service") in (None, request.service)
             and wanted.get("operation") in (None, request.operation)
             and wanted.get("index") in (None, request.index)
+            and wanted.get("boundary") in (None, request.boundary)
             and wanted.get("nth") in (None, request.nth)
             and (
                 wanted.get("invocation") is None
@@ -294,7 +297,7 @@ def validate(
                 problem = "a non-empty string"
             elif name == "function" and functions is not None and value not in functions:
                 problem = f"no function {value} in the stack"
-        elif name in ("index", "invocation", "item"):
+        elif name in ("index", "boundary", "invocation", "item"):
             problem = None if _integer(value, 0) else "an integer >= 0"
         elif name == "nth":
             problem = None if _integer(value, 1) else "an integer >= 1"
@@ -320,10 +323,15 @@ def validate(
     count = spec.get("count")
     if count is not None and not _integer(count, 1):
         problems.append(_problem("count", "an integer >= 1"))
-    if kind == "aws_error" and not problems and not {"service", "operation", "index"} & set(fields):
-        problems.append(_problem("operation", "name the request: service/operation or index"))
-    if kind == "crash" and not problems and ("after" in fields) == ("index" in fields):
-        problems.append(_problem("after", 'give "after" ("<service>.<operation>") or "index"'))
+    addressed = {"service", "operation", "index", "boundary"} & set(fields)
+    if kind == "aws_error" and not problems and not addressed:
+        problems.append(
+            _problem("operation", "name the request: service/operation, index or boundary")
+        )
+    if kind == "crash" and not problems and len({"after", "index", "boundary"} & set(fields)) != 1:
+        problems.append(
+            _problem("after", 'give one of "after" ("<service>.<operation>"), "index", "boundary"')
+        )
     if kind == "interleave" and not problems:
         run = fields["run"]
         if run == "redeliver" and "function" not in fields:

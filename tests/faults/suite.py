@@ -4,8 +4,8 @@ every delivery path, each judged by the invariant checker (invariants.py).
 A *path* is one invocation of one function in a scenario (the planner's chunk, the first
 tick that claims, the first dial, the outcome that plans a retry, the pause, the resume
 and its plan, the cancel and its job, the sweeper, the publisher). A dry run of the
-scenario records each invocation's requests in order (serial mode: the same run makes
-the same requests in the same order); then, for every request index of the path and
+scenario records each invocation's requests in order (serial mode: the parallel parts
+run one after another); then, for every request boundary of the path (`Boundary`) and
 every fault kind, the scenario runs again from a fresh campaign with that fault, to the
 end, and is checked. Scenarios start on a five-minute boundary (plus a few seconds), so
 ticks and sweeps fall at the same moments in every run.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from local_stack.aws_requests import is_read
 from tests.faults.invariants import Verdict, check, provider_wide
 from tests.faults.world import World, numbers
 
@@ -29,7 +30,6 @@ from tests.faults.world import World, numbers
 # reported failed, or the invocation dies right after it.
 REFUSALS = ("throttle", "conflict", "internal", "timeout")
 KINDS = (*REFUSALS, "timeout_after_commit", "crash")
-READS = ("GetItem", "Query", "BatchGetItem", "Scan", "GetParameter", "ReceiveMessage")
 RUN_LIMIT_SECONDS = 2 * 3600
 
 
@@ -202,7 +202,7 @@ def paths(world: World, scenario: str) -> list[Path]:
             writes = [
                 r
                 for r in invocations
-                if any(not name.endswith(READS) for name in r.requests) and r.ordinal > 0
+                if any(not is_read(name) for name in r.requests) and r.ordinal > 0
             ]
             chosen = writes[-1] if function == "CallerFunction" and writes else None
             if function == "DispatcherFunction":
@@ -224,32 +224,46 @@ def path_of(world: World, scenario: str, function: str, ordinal: int | None) -> 
     return path
 
 
-def boundaries_of(path: Path) -> list[int]:
-    """The request indices that lead to different durable states: every write, and the
-    first read of each run of reads between two writes (a fault at any read of such a run
-    leaves what was written exactly as at its first: reads change nothing)."""
+@dataclass(frozen=True)
+class Boundary:
+    """A request boundary of a path (`aws_requests.Invocation.number`): every write, and
+    the first read of each run of reads (a fault at any read of such a run leaves what was
+    written exactly as at its first: reads change nothing). Faults are addressed by the
+    boundary's ordinal, so they keep their place when the reads before it vary in number
+    from one run to the next (the shards a campaign's contacts fall in)."""
+
+    ordinal: int
+    request: str  # as the dry run saw it
+
+    @property
+    def read(self) -> bool:
+        return is_read(self.request)
+
+
+def boundaries_of(path: Path) -> list[Boundary]:
+    """The path's request boundaries, in order."""
     found = []
     previous_read = False
-    for index, request in enumerate(path.requests):
-        read = request.endswith(READS)
+    for request in path.requests:
+        read = is_read(request)
         if not (read and previous_read):
-            found.append(index)
+            found.append(Boundary(len(found), request))
         previous_read = read
     return found
 
 
-def faults_at(path: Path, index: int, every_refusal: bool = True) -> list[dict[str, Any]]:
-    """The fault kinds at one request of a path: refused (throttled, conflicting, failed
-    inside DynamoDB, timed out), performed then reported failed, the invocation dead after
-    it (a conflict and a failure after the fact only where they mean something: writes).
-    Without `every_refusal`, one refusal per request, the four taking turns along the
-    path (`make test`'s budget; `make faults` tries all four everywhere)."""
-    read = path.requests[index].endswith(READS)
-    address = {"function": path.function, "invocation": path.ordinal, "index": index}
-    refusals = [k for k in REFUSALS if not (read and k == "conflict")]
+def faults_at(path: Path, boundary: Boundary, every_refusal: bool = True) -> list[dict[str, Any]]:
+    """The fault kinds at one request boundary of a path: refused (throttled,
+    conflicting, failed inside DynamoDB, timed out), performed then reported failed, the
+    invocation dead after it (a conflict and a failure after the fact only where they
+    mean something: writes). Without `every_refusal`, one refusal per boundary, the four
+    taking turns along the path (`make test`'s budget; `make faults` tries all four
+    everywhere)."""
+    address = {"function": path.function, "invocation": path.ordinal, "boundary": boundary.ordinal}
+    refusals = [k for k in REFUSALS if not (boundary.read and k == "conflict")]
     if not every_refusal:
-        refusals = [refusals[index % len(refusals)]]
-    kinds = [*refusals, *(() if read else ("timeout_after_commit",)), "crash"]
+        refusals = [refusals[boundary.ordinal % len(refusals)]]
+    kinds = [*refusals, *(() if boundary.read else ("timeout_after_commit",)), "crash"]
     return [
         {"kind": "crash", **address}
         if kind == "crash"
@@ -259,13 +273,13 @@ def faults_at(path: Path, index: int, every_refusal: bool = True) -> list[dict[s
 
 
 def exhaustive(
-    world: World, path: Path, every_refusal: bool = True, boundaries: list[int] | None = None
+    world: World, path: Path, every_refusal: bool = True, boundaries: list[Boundary] | None = None
 ) -> Outcome:
     """The fault kinds at every request boundary of the path (or at those given), one run
     each."""
     total = Outcome()
-    for index in boundaries_of(path) if boundaries is None else boundaries:
-        for fault in faults_at(path, index, every_refusal):
+    for boundary in boundaries_of(path) if boundaries is None else boundaries:
+        for fault in faults_at(path, boundary, every_refusal):
             total.add(run(world, path.scenario, [fault]))
     return total
 
@@ -300,7 +314,7 @@ def random_mix(world: World, seed: int) -> Outcome:
             address = {
                 "function": function,
                 "invocation": rng.randint(0, 3),
-                "index": rng.randint(0, 25),
+                "boundary": rng.randint(0, 12),
             }
             if kind == "crash":
                 mix.append({"kind": "crash", **address})

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from batchcalls.ids import call_id_for
-
 from local_stack import LocalStack, aws_requests
 from local_stack.aws_requests import AwsRequest, InvocationCrashed
+from tests.support.calls import campaign_calls
 
 KEY = "key-faults"
 TENANT = "tenant_faults"
@@ -136,17 +135,7 @@ class World:
     # ------------------------------------------------------------ what happened
     def calls(self, campaign_id: str) -> list[dict[str, Any]]:
         """The calls the provider dialled for the campaign, each with its `attempt`."""
-        found = []
-        for call in self.stack.provider.calls():
-            if call["batch_id"] != campaign_id:
-                continue
-            attempt = next(
-                n
-                for n in range(1, 6)
-                if call["call_id"].startswith(call_id_for(campaign_id, call["contact_id"], n))
-            )
-            found.append({**call, "attempt": attempt})
-        return found
+        return campaign_calls(self.stack.provider.calls(), campaign_id)
 
     def bus_events(self, campaign_id: str) -> list[dict[str, Any]]:
         """Event details the bus delivered (through its rule to the local sink)."""

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from batchcalls.ids import call_id_for
 
 from local_stack.provider import sign
+from tests.support.calls import campaign_calls
 
 pytestmark = pytest.mark.slow
 KEY = "key-tenant-a"
@@ -66,17 +66,9 @@ def contacts(stack, campaign_id: str) -> dict[str, dict[str, Any]]:
 
 def calls(stack, campaign_id: str) -> list[dict[str, Any]]:
     """What the simulated provider was asked to dial for this campaign, with `attempt`."""
-    found = []
-    for call in stack.request("GET", "/_local/provider/calls").json()["items"]:
-        if call["batch_id"] != campaign_id:
-            continue
-        attempt = next(
-            n
-            for n in range(1, 6)
-            if call["call_id"].startswith(call_id_for(campaign_id, call["contact_id"], n))
-        )
-        found.append({**call, "attempt": attempt})
-    return found
+    return campaign_calls(
+        stack.request("GET", "/_local/provider/calls").json()["items"], campaign_id
+    )
 
 
 def call_webhooks(stack, tag: str) -> list[dict[str, Any]]:
