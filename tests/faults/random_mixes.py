@@ -21,6 +21,7 @@ import argparse
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -30,11 +31,20 @@ from tests.faults.world import World, start_stack
 _world: World | None = None  # the worker process's own stack
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     global _world
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     stack = start_stack()
     stack.faults.serial = True  # the same run makes the same requests in the same order
     _world = World(stack)
+
+
+def _exit_with(parent: int) -> None:
+    """A worker whose parent is gone (killed, not stopped) stops too, instead of running
+    the work already handed to it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _every_fault_on_path(scenario: str, function: str, ordinal: int | None) -> suite.Outcome:
@@ -70,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         max_workers=max(1, args.workers),
         mp_context=multiprocessing.get_context("spawn"),  # no threads forked mid-flight
         initializer=_start_worker,
+        initargs=(os.getpid(),),
     ) as pool:
         work = {} if args.quick else {pool.submit(_every_fault_on_path, *p): p for p in paths}
         seeds = range(args.first_seed, args.first_seed + args.seeds)
