@@ -18,11 +18,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batchcalls.adapters.tables import bind_tables
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
-from batchcalls.services.delivery_wiring import build_delivery_service
-from batchcalls.settings import DeliverySettings, load_settings
+from batchcalls.services.delivery_wiring import delivery_service_from_environment
 
 # A batch whose every record failed is still a partial response: only its records return.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -37,9 +35,7 @@ def use_service(candidate: DeliveryService | None) -> None:
 
 @cache
 def _default_service() -> DeliveryService:
-    settings = load_settings(DeliverySettings)
-    bind_tables(settings)
-    return build_delivery_service(settings)
+    return delivery_service_from_environment()
 
 
 def service() -> DeliveryService:

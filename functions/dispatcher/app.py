@@ -7,11 +7,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batchcalls.adapters.tables import bind_tables
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
-from batchcalls.services.delivery_wiring import build_delivery_service
-from batchcalls.settings import DeliverySettings, load_settings
+from batchcalls.services.delivery_wiring import delivery_service_from_environment
 
 _service_override: DeliveryService | None = None
 
@@ -24,9 +22,7 @@ def use_service(candidate: DeliveryService | None) -> None:
 
 @cache
 def _default_service() -> DeliveryService:
-    settings = load_settings(DeliverySettings)
-    bind_tables(settings)
-    return build_delivery_service(settings)
+    return delivery_service_from_environment()
 
 
 def service() -> DeliveryService:

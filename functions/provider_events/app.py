@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.provider_http import ProviderSecret
-from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.domain.outcomes import signature_problem
 from batchcalls.errors import ErrorBody, ErrorDetail
@@ -21,7 +20,7 @@ from batchcalls.models.json_body import parse_json_body
 from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.delivery import DeliveryService
-from batchcalls.services.delivery_wiring import build_delivery_service, provider_secret
+from batchcalls.services.delivery_wiring import delivery_service_from_environment, provider_secret
 from batchcalls.settings import DeliverySettings, load_settings
 from pydantic import ValidationError
 
@@ -37,9 +36,7 @@ def use_service(candidate: DeliveryService | None) -> None:
 
 @cache
 def _default_service() -> DeliveryService:
-    settings = load_settings(DeliverySettings)
-    bind_tables(settings)
-    return build_delivery_service(settings)
+    return delivery_service_from_environment()
 
 
 @cache

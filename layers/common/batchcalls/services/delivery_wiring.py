@@ -7,10 +7,11 @@ from batchcalls.adapters.call_queue import SqsCallQueue
 from batchcalls.adapters.events_bus import EventBus, WebhookSender
 from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.provider_http import HttpProvider, ProviderSecret
+from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.services.delivery import DeadLetters, DeliveryConfig, DeliveryService
 from batchcalls.services.publishing import EventPublisher
-from batchcalls.settings import DeliverySettings, PublisherSettings, SweeperSettings
+from batchcalls.settings import DeliverySettings, PublisherSettings, SweeperSettings, load_settings
 
 
 def build_publisher(settings: PublisherSettings | SweeperSettings) -> EventPublisher:
@@ -40,6 +41,14 @@ def build_delivery_service(
         publisher=publisher,
         dead_letters=dead_letters,
     )
+
+
+def delivery_service_from_environment() -> DeliveryService:
+    """The delivery service of a function whose environment holds `DeliverySettings`
+    (the caller, the dispatcher, the provider callbacks), its tables bound."""
+    settings = load_settings(DeliverySettings)
+    bind_tables(settings)
+    return build_delivery_service(settings)
 
 
 def provider_secret(settings: DeliverySettings) -> ProviderSecret:
