@@ -339,6 +339,8 @@ class LocalStack:
 
         self._moto = MotoServer(self.host)
         self.moto_url = self._moto.start()
+        # Presigned URLs (contact files) point at the server, so a client can PUT to them.
+        os.environ["CONTACTS_BUCKET_URL_ENDPOINT"] = self.moto_url
         # The functions run in this process: their AWS calls go straight to the backends
         # the server holds, as under `mock_aws` (no socket, no HTTP server in between;
         # several times faster per call). Clients outside (the admin tool) and the

@@ -27,12 +27,14 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.api_keys import tenant_for_key
+from batchcalls.adapters.contact_file_bucket import ContactFileBucket
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
 from batchcalls.models.campaign import (
     AddContactsRequest,
     CampaignStatus,
+    ContactFileRequest,
     CreateCampaignRequest,
     PatchCampaignRequest,
 )
@@ -43,6 +45,8 @@ from batchcalls.models.responses import (
     Campaign,
     CampaignPage,
     Contact,
+    ContactFileUpload,
+    ContactImportDetail,
     ContactPage,
     ContactsReport,
     CreatedCampaign,
@@ -51,6 +55,7 @@ from batchcalls.models.responses import (
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.campaigns import CampaignService
+from batchcalls.services.imports import ImportService
 from batchcalls.settings import ApiSettings, load_settings
 from pydantic import BaseModel
 
@@ -150,6 +155,15 @@ def service() -> CampaignService:
 def _default_service() -> CampaignService:
     _settings()  # binds the tables
     return CampaignService(current_clock())
+
+
+@cache
+def import_service() -> ImportService:
+    settings = _settings()
+    bucket = ContactFileBucket(
+        settings.contacts_bucket_name, url_endpoint=settings.contacts_bucket_url_endpoint
+    )
+    return ImportService(current_clock(), bucket)
 
 
 def use_service(candidate: CampaignService | None) -> None:
@@ -514,6 +528,43 @@ def cancel_contact(campaign_id: str, contact_id: str) -> dict[str, Any]:
         tenant(), campaign_ref(campaign_id), contact_ref(contact_id)
     )
     return contact_view(contact, campaign.settings["timezone"])
+
+
+# ---------------------------------------------------------------------- contact files
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/contact-files",
+    201,
+    ContactFileUpload,
+    "A pending import and a presigned PUT (15 minutes) for exactly its key",
+    (400, 404, 409, 422),
+    summary="Upload a contact file",
+    description="PUT the file's bytes to `upload_url` (no other header needed); the import "
+    "starts when the file arrives and shows in the campaign's `imports` and at "
+    "`GET .../imports/{import_id}`. CSV with a header row or JSONL, optionally gzipped: "
+    'see the README\'s "Contact files".',
+    tags=["contacts"],
+)
+def create_contact_file(
+    campaign_id: str, request: Annotated[ContactFileRequest, Body()]
+) -> dict[str, Any]:
+    return import_service().start_upload(
+        tenant(), campaign_ref(campaign_id), request.filename, request.default_region
+    )
+
+
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>/imports/<import_id>",
+    200,
+    ContactImportDetail,
+    "The import: status, counts, and its error report (key and a presigned GET)",
+    (404,),
+    summary="Get an import",
+    tags=["contacts"],
+)
+def get_import(campaign_id: str, import_id: str) -> dict[str, Any]:
+    return import_service().get(tenant(), campaign_ref(campaign_id), import_id)
 
 
 # ---------------------------------------------------------------------- the rest

@@ -69,6 +69,12 @@ class Account:
     def topic_arn(self, topic_name: str) -> str:
         return self.arn("sns", topic_name)
 
+    def bucket_arn(self, bucket: str) -> str:
+        return self.arn("s3", bucket, region=False)
+
+    def object_arn(self, bucket: str, key: str) -> str:
+        return self.arn("s3", f"{bucket}/{key}", region=False)
+
 
 @dataclass(frozen=True)
 class Physical:
@@ -87,6 +93,7 @@ NAME_PROPERTY = {
     "AWS::Lambda::Function": "FunctionName",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::IAM::Role": "RoleName",
+    "AWS::S3::Bucket": "BucketName",
 }
 
 
@@ -133,6 +140,11 @@ def physical(
         kind = "connection" if resource_type.endswith("Connection") else "api-destination"
         arn = a.arn("events", f"{kind}/{name}/00000000-0000-0000-0000-000000000000")
         return Physical(name, {"Arn": arn, "SecretArn": a.arn("secretsmanager", f"secret:{name}")})
+    if resource_type == "AWS::S3::Bucket":
+        bucket = _name(properties, "BucketName", name.lower())
+        return Physical(
+            bucket, {"Arn": a.bucket_arn(bucket), "DomainName": f"{bucket}.s3.{a.url_suffix}"}
+        )
     if resource_type == "AWS::Events::Rule":
         return Physical(name, {"Arn": a.arn("events", f"rule/{name}")})
     return Physical(name, {})

@@ -206,6 +206,31 @@ def _parameter(action: str, key: str) -> Rule:
     return rule
 
 
+def _object(action: str) -> Rule:
+    """S3 object requests: the action on the object's ARN (multipart uploads are
+    s3:PutObject; GetObject of a given version is s3:GetObjectVersion)."""
+
+    def rule(params: dict[str, Any], account: Account) -> list[Need]:
+        named = action
+        if action == "s3:GetObject" and params.get("VersionId"):
+            named = "s3:GetObjectVersion"
+        return [Need(named, account.object_arn(params["Bucket"], params["Key"]))]
+
+    return rule
+
+
+def _objects(action: str) -> Rule:
+    """DeleteObjects: the single action on each object named."""
+
+    def rule(params: dict[str, Any], account: Account) -> list[Need]:
+        return [
+            Need(action, account.object_arn(params["Bucket"], entry["Key"]))
+            for entry in params["Delete"]["Objects"]
+        ]
+
+    return rule
+
+
 REQUEST_RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "GetItem"): _table("dynamodb:GetItem"),
     ("dynamodb", "PutItem"): _table("dynamodb:PutItem"),
@@ -227,6 +252,13 @@ REQUEST_RULES: dict[tuple[str, str], Rule] = {
     ("sqs", "ChangeMessageVisibility"): _queue("sqs:ChangeMessageVisibility"),
     ("sqs", "ChangeMessageVisibilityBatch"): _queue("sqs:ChangeMessageVisibility"),
     ("events", "PutEvents"): _put_events,
+    ("s3", "GetObject"): _object("s3:GetObject"),
+    ("s3", "PutObject"): _object("s3:PutObject"),
+    ("s3", "CreateMultipartUpload"): _object("s3:PutObject"),
+    ("s3", "UploadPart"): _object("s3:PutObject"),
+    ("s3", "CompleteMultipartUpload"): _object("s3:PutObject"),
+    ("s3", "AbortMultipartUpload"): _object("s3:AbortMultipartUpload"),
+    ("s3", "DeleteObjects"): _objects("s3:DeleteObject"),
     ("ssm", "GetParameter"): _parameter("ssm:GetParameter", "Name"),
     ("ssm", "GetParameters"): _parameter("ssm:GetParameters", "Names"),
 }

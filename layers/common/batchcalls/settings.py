@@ -38,6 +38,24 @@ class StorageSettings(_EnvSettings):
 class ApiSettings(StorageSettings):
     idempotency_table: str = "Idempotency"
     max_body_bytes: int = 5 * 1024 * 1024
+    contacts_bucket_name: str = ""
+    # Where presigned URLs point when not at S3 itself (the local stack's moto server).
+    contacts_bucket_url_endpoint: str = ""
+
+
+class ImporterSettings(StorageSettings):
+    """The importer: where files are, where each import's next chunk goes, chunk sizes."""
+
+    contacts_bucket_name: str = ""
+    import_queue_url: str = ""
+    # Rows judged and written together (one commit of the import's place in the file).
+    import_batch_rows: int = Field(default=2000, ge=1)
+    # A chunk (one invocation) stops after this many rows or seconds, whichever first.
+    import_chunk_rows: int = Field(default=500_000, ge=1)
+    import_chunk_seconds: float = Field(default=90.0, gt=0)
+    # The import queue's maxReceiveCount: the last delivery of a failing message ends
+    # its import `failed` instead of leaving it `running`.
+    import_max_receives: int = Field(default=5, ge=1)
 
 
 class PlannerSettings(StorageSettings):

@@ -172,6 +172,23 @@ class CampaignStore:
         """A new plan version, and the planner's request for it, in one transaction (with
         the move to `status` and new `settings` if given), only while the campaign is still
         in one of `allowed` and at the version read; returns the version. Raises Conflict."""
+        tx = transaction("request plan")
+        version = self.add_plan_request(tx, record, allowed, now, status, settings, resume)
+        self._commit(tx, allowed)
+        return version
+
+    @staticmethod
+    def add_plan_request(
+        tx: Transaction,
+        record: CampaignRecord,
+        allowed: Iterable[str],
+        now: datetime,
+        status: str | None = None,
+        settings: CampaignSettings | None = None,
+        resume: bool = False,
+    ) -> int:
+        """`request_plan`'s writes added to `tx` (the campaign's, labelled `campaign`);
+        returns the new plan version."""
         version = int(record.plan_version) + 1
         actions = [
             CampaignRecord.plan_version.set(version),
@@ -187,7 +204,6 @@ class CampaignStore:
                 CampaignRecord.settings.set(_settings_json(settings)),
                 CampaignRecord.tags.set(list(settings.tags)),  # type: ignore[arg-type]
             ]
-        tx = transaction("request plan")
         tx.update(
             record,
             actions,
@@ -203,7 +219,6 @@ class CampaignStore:
             "resume": resume,
         }
         add_command(tx, command, to_epoch_ms(now))
-        self._commit(tx, allowed)
         return version
 
     def cancel(self, record: CampaignRecord, allowed: Iterable[str], now: datetime) -> None:

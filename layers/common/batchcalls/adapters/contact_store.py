@@ -48,6 +48,20 @@ class ContactStore:
     ) -> int:
         """Write new contacts as `pending`, each only if its id (derived from the number)
         is not taken, with the campaign's counters; returns how many were new."""
+        return sum(self.add_each(tenant_id, campaign_id, contacts, first_seq, now))
+
+    def add_each(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        contacts: Sequence[NewContact],
+        first_seq: int,
+        now: datetime,
+        origins: Sequence[str] | None = None,
+        per_transaction: int = 50,
+    ) -> list[bool]:
+        """As `add`, saying for each contact whether it was written (False: the number
+        was in the campaign already); `origins` marks where each came from."""
         stamp = to_iso(now)
         moves = []
         for offset, contact in enumerate(contacts):
@@ -62,14 +76,33 @@ class ContactStore:
                 phone_number=contact.phone_number,
                 name=contact.name,
                 timezone=contact.timezone,
+                state=contact.state,
                 variables=contact.variables or None,
                 timezones=list(contact.timezones),
                 attempts=0,
                 plan_version=0,
+                origin=origins[offset] if origins else None,
                 updated_at=stamp,
             )
             moves.append(Move(record, "pending", new=True))
-        return sum(write_moves(moves, now, "add contacts"))
+        return write_moves(moves, now, "add contacts", per_transaction=per_transaction)
+
+    def origins(
+        self, tenant_id: str, campaign_id: str, contact_ids: Sequence[str]
+    ) -> dict[str, str | None]:
+        """Where each of these stored contacts came from (`origin`; None: the API)."""
+        keys = [
+            (partition_key(tenant_id, campaign_id, contact_shard(cid)), cid) for cid in contact_ids
+        ]
+        found: dict[str, str | None] = {}
+        for start in range(0, len(keys), 100):
+            for item in ContactRecord.batch_get(
+                keys[start : start + 100],
+                consistent_read=True,
+                attributes_to_get=["contact_id", "origin"],
+            ):
+                found[item.contact_id] = item.origin
+        return found
 
     def get(self, tenant_id: str, campaign_id: str, contact_id: str) -> ContactRecord:
         if not contact_id.startswith("ct_") or len(contact_id) > 40:

@@ -55,6 +55,9 @@ class CampaignRecord(Model):
     # as each contact's status, adapters/contact_moves); filled in by
     # `CampaignStore.with_counts` for the views.
     counts: MapAttribute[str, Any] = MapAttribute(null=True)
+    # Its contact files' imports (their own items, adapters/import_store): a plain
+    # attribute, never stored, filled in by `CampaignService` for the views.
+    imports: list[dict[str, Any]] | None = None
     rotation_offset = NumberAttribute(default=0)
     first_call_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
@@ -106,8 +109,12 @@ class ContactRecord(Model):
     phone_number = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
     variables: MapAttribute[str, str] = MapAttribute(null=True)
     timezones = ListAttribute(of=UnicodeAttribute)
+    # `<import id>:<line>` for a contact from a contact file: a chunk imported again
+    # after a crash knows its own rows from duplicates.
+    origin = UnicodeAttribute(null=True)
     scheduled_at = NumberAttribute(null=True)  # epoch ms
     caller_id = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
@@ -269,6 +276,15 @@ class PlanProgressItem(CoordinationRecord):
     data = JSONAttribute()
 
 
+class ImportItem(CoordinationRecord):
+    """`import#<tenant>#<campaign>` / `<import id>`: a contact file's import, where it
+    stands and what it found (adapters/import_store). `version` goes up by one with every
+    write, and every write is conditional on the version it read."""
+
+    version = NumberAttribute()
+    data = JSONAttribute()
+
+
 class RecheckItem(CoordinationRecord):
     """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
     was between writing its slots and moving their contacts; read again by the sweeper."""
@@ -325,6 +341,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             CountItem,
             ContactCountsItem,
             PlanProgressItem,
+            ImportItem,
             RecheckItem,
         )
     },

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from batchcalls.domain.phones import InvalidPhoneNumber, normalise_e164, timezones_for_contact
+from batchcalls.domain.phones import InvalidPhoneNumber, read_number
 from batchcalls.models.campaign import ContactIn
 
 
@@ -18,6 +18,7 @@ class NewContact:
     timezone: str | None
     variables: dict[str, str]
     timezones: tuple[str, ...]
+    state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,34 +45,40 @@ def _problem(error: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else first["msg"]
 
 
+def judge_row(row: Any, default_region: str | None = None) -> NewContact | str:
+    """One row as a contact to store, or the reason it is refused. A number without a
+    country code is read in `default_region` if given (contact files)."""
+    try:
+        contact = ContactIn.model_validate(row)
+        number = read_number(contact.phone_number, default_region)
+    except ValidationError as error:
+        return _problem(error)
+    except InvalidPhoneNumber as error:
+        return f"phone_number: {error}"
+    return NewContact(
+        phone_number=number.e164,
+        name=contact.name,
+        timezone=contact.timezone,
+        variables=dict(contact.variables or {}),
+        timezones=(contact.timezone,) if contact.timezone else number.timezones,
+        state=contact.state,
+    )
+
+
 def judge_contacts(rows: list[Any]) -> JudgedContacts:
     """Each row is accepted, a duplicate (same E.164 number earlier in the list), or invalid."""
     judged = JudgedContacts()
     seen: set[str] = set()
     for index, row in enumerate(rows):
-        raw_phone = (
-            row.get("phone_number", row.get("phoneNumber")) if isinstance(row, dict) else None
-        )
-        try:
-            contact = ContactIn.model_validate(row)
-            e164 = normalise_e164(contact.phone_number)
-        except ValidationError as error:
-            judged.invalid.append(RejectedRow(index, raw_phone, _problem(error)))
-            continue
-        except InvalidPhoneNumber as error:
-            judged.invalid.append(RejectedRow(index, raw_phone, f"phone_number: {error}"))
-            continue
-        if e164 in seen:
-            judged.duplicates += 1
-            continue
-        seen.add(e164)
-        judged.accepted.append(
-            NewContact(
-                phone_number=e164,
-                name=contact.name,
-                timezone=contact.timezone,
-                variables=dict(contact.variables or {}),
-                timezones=timezones_for_contact(e164, contact.timezone),
+        verdict = judge_row(row)
+        if isinstance(verdict, str):
+            raw_phone = (
+                row.get("phone_number", row.get("phoneNumber")) if isinstance(row, dict) else None
             )
-        )
+            judged.invalid.append(RejectedRow(index, raw_phone, verdict))
+        elif verdict.phone_number in seen:
+            judged.duplicates += 1
+        else:
+            seen.add(verdict.phone_number)
+            judged.accepted.append(verdict)
     return judged

@@ -126,3 +126,29 @@ def batch_failed_body(campaign_id: str, error: str, occurred_at: str) -> dict[st
         "batchId": campaign_id,
         "error": error,
     }
+
+
+def import_finished_body(
+    campaign_id: str,
+    import_id: str,
+    file: str,
+    counts: dict[str, int],
+    error: str | None,
+    occurred_at: str,
+) -> dict[str, Any]:
+    """`import.completed`, or `import.failed` when `error` says why the file failed."""
+    kind = "import.failed" if error else "import.completed"
+    body: dict[str, Any] = {
+        "event": kind,
+        "eventId": event_id(kind, import_id),
+        "occurredAt": occurred_at,
+        "batchId": campaign_id,
+        "importId": import_id,
+        "file": file,
+        "accepted": int(counts.get("accepted", 0)),
+        "duplicates": int(counts.get("duplicates", 0)),
+        "invalid": int(counts.get("invalid", 0)),
+    }
+    if error:
+        body["error"] = error
+    return body

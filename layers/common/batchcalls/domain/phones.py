@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -26,22 +27,63 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
-def normalise_e164(raw: object) -> str:
-    """The number in E.164, or InvalidPhoneNumber with the reason."""
+@dataclass(frozen=True)
+class ReadNumber:
+    """A valid number: its E.164 form and the timezones it may be in (empty for a number
+    with no place: toll-free, VoIP...)."""
+
+    e164: str
+    timezones: tuple[str, ...]
+
+
+def read_number(raw: object, default_region: str | None = None) -> ReadNumber:
+    """The number in E.164 with its timezones, or InvalidPhoneNumber with the reason. A
+    number without a country code is read in `default_region` (ISO 3166 code) if given.
+
+    The number is parsed once and typed once (`number_type` is UNKNOWN exactly when
+    `is_valid_number` is false): importing a million rows spends most of its time here."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidPhoneNumber("must be a phone number string in E.164, e.g. +14155550123")
     text = raw.strip()
     if len(text) > 40:
         raise InvalidPhoneNumber("too long to be a phone number")
     try:
-        number = phonenumbers.parse(text, None)
+        number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
+        if default_region:
+            raise InvalidPhoneNumber(
+                f"not a phone number of {default_region} nor one with a country code"
+            ) from None
         raise InvalidPhoneNumber(
             "not a phone number with a country code (E.164, e.g. +14155550123)"
         ) from None
-    if not phonenumbers.is_valid_number(number):
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
         raise InvalidPhoneNumber("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if kind in _NON_GEOGRAPHIC:
+        return ReadNumber(e164, ())
+    zones = {
+        zone
+        for zone in number_timezones.time_zones_for_geographical_number(number)
+        if zone != number_timezones.UNKNOWN_TIMEZONE and is_known_timezone(zone)
+    }
+    return ReadNumber(e164, tuple(sorted(zones)))
+
+
+def normalise_e164(raw: object) -> str:
+    """The number in E.164, or InvalidPhoneNumber with the reason."""
+    return read_number(raw).e164
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO 3166 region of a valid number (`US` for +1 212...)."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+
+
+def is_region_code(value: object) -> bool:
+    """An ISO 3166 region `phonenumbers` knows (e.g. `US`, `GB`)."""
+    return isinstance(value, str) and value.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
 @lru_cache(maxsize=1)
@@ -63,17 +105,7 @@ def timezones_for_contact(e164: str, given: str | None) -> tuple[str, ...]:
     """API.md "Timezones of a contact": the given zone, else the number's zones; empty
     means "the campaign's timezone" (resolved when read, so a PATCH of the campaign's
     timezone reaches these contacts too). Worked out once, when the contact is stored."""
-    if given:
-        return (given,)
-    number = phonenumbers.parse(e164, None)
-    if phonenumbers.number_type(number) in _NON_GEOGRAPHIC:
-        return ()
-    zones = {
-        zone
-        for zone in number_timezones.time_zones_for_number(number)
-        if zone != number_timezones.UNKNOWN_TIMEZONE and is_known_timezone(zone)
-    }
-    return tuple(sorted(zones))
+    return (given,) if given else read_number(e164).timezones
 
 
 def effective_timezones(stored: Iterable[object], campaign_timezone: str) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -27,12 +28,9 @@ class ApiModel(BaseModel):
 
     @classmethod
     def spellings(cls) -> dict[str, str]:
-        mapping: dict[str, str] = {}
-        for name in cls.model_fields:
-            for spelling in (name, to_camel(name), *cls.extra_spellings.get(name, ())):
-                mapping[spelling] = name
-                mapping[to_camel(spelling)] = name
-        return mapping
+        """Every accepted spelling -> its field (worked out once per class: every row of
+        a contact file is validated with it)."""
+        return _spellings(cls)
 
     @model_validator(mode="before")
     @classmethod
@@ -49,6 +47,16 @@ class ApiModel(BaseModel):
             seen[name] = key
             normalised[name] = value
         return normalised
+
+
+@cache
+def _spellings(model: type[ApiModel]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for name in model.model_fields:
+        for spelling in (name, to_camel(name), *model.extra_spellings.get(name, ())):
+            mapping[spelling] = name
+            mapping[to_camel(spelling)] = name
+    return mapping
 
 
 def _document(schema: dict[str, Any], model: Any) -> None:

@@ -19,7 +19,12 @@ from pydantic import (
     model_validator,
 )
 
-from batchcalls.domain.phones import InvalidPhoneNumber, is_known_timezone, normalise_e164
+from batchcalls.domain.phones import (
+    InvalidPhoneNumber,
+    is_known_timezone,
+    is_region_code,
+    normalise_e164,
+)
 from batchcalls.models.base import ApiModel
 
 MAX_CONTACTS_PER_REQUEST = 10_000
@@ -74,6 +79,77 @@ def _in_supported_years(value: date) -> date:
     return value
 
 
+# USPS codes of the states, DC and the territories with NANP numbers (API.md: a contact's
+# `state`, for the state calling-time rules).
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+    ]
+)
+
+
+def _us_state(value: str) -> str:
+    code = value.strip().upper()
+    if code not in US_STATES:
+        raise ValueError("must be a US state or territory code such as FL")
+    return code
+
+
 def _variables_size(variables: dict[str, str] | None) -> dict[str, str] | None:
     if variables is None:
         return None
@@ -101,6 +177,11 @@ StartTime = Annotated[StrictStr, AfterValidator(_start_time)]
 EndTime = Annotated[StrictStr, AfterValidator(_end_time)]
 E164 = Annotated[StrictStr, AfterValidator(_e164)]
 WebhookUrl = Annotated[StrictStr, AfterValidator(_webhook_url)]
+UsState = Annotated[
+    StrictStr,
+    Field(max_length=8, description="US state or territory code (USPS), e.g. `FL`."),
+    AfterValidator(_us_state),
+]
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=100)]
 Weekday = Annotated[StrictInt, Field(ge=1, le=7)]
 ScheduledAt = Annotated[
@@ -130,6 +211,7 @@ class ContactIn(ApiModel):
     ]
     name: Annotated[StrictStr, Field(max_length=200)] | None = None
     timezone: TimezoneName | None = None
+    state: UsState | None = None
     variables: (
         Annotated[
             dict[VariableName, VariableValue],
@@ -347,6 +429,39 @@ class AddContactsRequest(ApiModel):
     schema_examples: ClassVar[list[dict[str, Any]]] = [{"contacts": SEED_CONTACTS}]
 
     contacts: ContactRows
+
+
+def _region(value: str) -> str:
+    if not is_region_code(value):
+        raise ValueError("must be an ISO 3166 region code phonenumbers knows, e.g. US or GB")
+    return value.upper()
+
+
+class ContactFileRequest(ApiModel):
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {"filename": "renewals.csv", "default_region": "US"}
+    ]
+
+    filename: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="The file's name: ends in .csv, .jsonl or .ndjson, optionally .gz.",
+        ),
+    ]
+    default_region: (
+        Annotated[
+            StrictStr,
+            Field(
+                max_length=3,
+                description="Region of numbers written without a country code (default: "
+                "that of the campaign's first outbound number).",
+            ),
+            AfterValidator(_region),
+        ]
+        | None
+    ) = None
 
 
 class CampaignSettings(BaseModel):

@@ -104,15 +104,53 @@ class PlanningProgress(BaseModel):
 
 
 class ContactImport(Answer):
+    """A contact file and what its import found (API.md "Contact files")."""
+
     id: str
-    file: str
-    status: Literal["pending", "running", "completed", "failed"]
-    rows: int | None = None
-    accepted: int | None = None
-    duplicates: int | None = None
-    invalid: int | None = None
-    report_key: str | None = None
-    error: str | None = None
+    file: str = Field(description="The file's S3 key in the contacts bucket.")
+    status: Literal["pending", "running", "completed", "failed"] = Field(
+        description="`pending` until the file arrives (an upload URL not used yet)."
+    )
+    rows: int = Field(description="Data rows read so far (the header not counted).")
+    accepted: int = Field(description="Rows stored as new contacts.")
+    duplicates: int = Field(
+        description="Rows whose number was earlier in the file or in the campaign."
+    )
+    invalid: int = Field(description="Rows refused (bad number, timezone, state, size...).")
+    report_key: str | None = Field(
+        description="S3 key of the error report (`<file>.errors.csv`), once there is one."
+    )
+    error: str | None = Field(description="Why the file as a whole failed.")
+    created_at: str
+    updated_at: str
+
+
+class ContactImportDetail(ContactImport):
+    """One import, with a presigned GET of its error report (15 minutes)."""
+
+    report_url: str | None
+
+
+class ContactFileUpload(Answer):
+    """Where to PUT the contact file: the URL is valid for 15 minutes, for this key only."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": "imp_01kbq5hc0g7mxd2sfa",
+                    "upload_url": "https://batch-calls-contacts.s3.amazonaws.com/imports/...",
+                    "key": "imports/tenant_a/batch_01kbq5hc0g7mxd2sfa/imp_01kbq5hc0g7mxd2sfa/list.csv",
+                    "expires_at": "2027-03-01T14:15:00.000Z",
+                }
+            ]
+        }
+    )
+
+    import_id: str
+    upload_url: str
+    key: str
+    expires_at: str
 
 
 CAMPAIGN_EXAMPLE: dict[str, Any] = {
@@ -237,6 +275,7 @@ class Contact(Answer):
                     "phone_number": "+12125550104",
                     "name": "Ada",
                     "timezone": None,
+                    "state": None,
                     "variables": {"plan": "gold"},
                     "status": "scheduled",
                     "scheduled_at": "2027-03-01T14:00:00.000Z",
@@ -257,6 +296,7 @@ class Contact(Answer):
     phone_number: str = Field(description="E.164.")
     name: str | None
     timezone: str | None = Field(description="As given; `timezones` is what planning uses.")
+    state: str | None = Field(description="US state or territory code, as given.")
     variables: dict[str, str]
     status: ContactStatus
     scheduled_at: str | None = Field(description="When the next call is placed (UTC).")

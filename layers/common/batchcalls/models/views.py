@@ -24,7 +24,7 @@ def campaign_view(record: CampaignRecord) -> dict[str, Any]:
         "status": record.status,
         "stats": {"total": sum(counts.values()), **counts},
         "planning": record.planning,
-        "imports": [],
+        "imports": record.imports or [],
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
@@ -36,6 +36,7 @@ def contact_view(record: ContactRecord, campaign_timezone: str) -> dict[str, Any
         "phone_number": record.phone_number,
         "name": record.name,
         "timezone": record.timezone,
+        "state": record.state,
         "variables": plain_dict(record.variables),
         "status": record.status,
         "scheduled_at": (

@@ -7,6 +7,7 @@ from typing import Any
 
 from batchcalls.adapters.campaign_store import CampaignStore, Page, settings_of
 from batchcalls.adapters.contact_store import ContactStore
+from batchcalls.adapters.import_store import ImportStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord
 from batchcalls.clock import Clock
 from batchcalls.concurrency import parallel_map
@@ -33,10 +34,12 @@ class CampaignService:
         clock: Clock,
         campaigns: CampaignStore | None = None,
         contacts: ContactStore | None = None,
+        imports: ImportStore | None = None,
     ) -> None:
         self.clock = clock
         self.campaigns = campaigns or CampaignStore()
         self.contacts = contacts or ContactStore()
+        self.imports = imports or ImportStore()
 
     # ------------------------------------------------------------------ campaigns
     def create(
@@ -62,15 +65,22 @@ class CampaignService:
         return record, report
 
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
-        """The campaign with its contact counts (what its view shows)."""
-        return self.campaigns.with_counts(self.campaigns.get(tenant_id, campaign_id))
+        """The campaign with its contact counts and imports (what its view shows)."""
+        return self._for_view(self.campaigns.get(tenant_id, campaign_id))
 
     def list_campaigns(
         self, tenant_id: str, status: str | None, tag: str | None, limit: int, cursor: str | None
     ) -> Page:
         page = self.campaigns.page(tenant_id, status, tag, limit, cursor)
-        parallel_map(self.campaigns.with_counts, page.items, 8)
+        parallel_map(self._for_view, page.items, 8)
         return page
+
+    def _for_view(self, record: CampaignRecord) -> CampaignRecord:
+        record = self.campaigns.with_counts(record)
+        record.imports = [
+            state.view() for state in self.imports.of_campaign(record.tenant_id, record.campaign_id)
+        ]
+        return record
 
     def patch(
         self, tenant_id: str, campaign_id: str, request: PatchCampaignRequest
