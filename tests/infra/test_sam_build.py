@@ -191,6 +191,11 @@ def test_the_layer_holds_the_shared_package_as_written(built: dict[str, Any]) ->
     assert source_modules
     assert built_modules == source_modules
     assert not list((python / LAYER_PACKAGE).rglob("__pycache__"))
+    # The data the package reads at import (the state calling rules and area codes)
+    source_data = {path.relative_to(source) for path in (source / LAYER_PACKAGE).rglob("*.csv")}
+    built_data = {path.relative_to(python) for path in (python / LAYER_PACKAGE).rglob("*.csv")}
+    assert source_data
+    assert built_data == source_data
 
 
 def test_the_layer_holds_every_pinned_requirement(built: dict[str, Any]) -> None:
