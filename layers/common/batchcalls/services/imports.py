@@ -53,7 +53,7 @@ from batchcalls.domain.contact_files import (
 from batchcalls.domain.contacts import NewContact, judge_row
 from batchcalls.domain.outcomes import import_finished_body
 from batchcalls.domain.phones import region_of
-from batchcalls.errors import Conflict, NotFound, ValidationFailed
+from batchcalls.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from batchcalls.ids import contact_id_for
 from batchcalls.observability import logger, metrics
 
@@ -142,7 +142,7 @@ class ImportService:
             raise ValidationFailed(
                 "invalid filename",
                 [
-                    (
+                    ErrorDetail(
                         "filename",
                         "1..200 characters: letters, digits, space, . _ - ( ), "
                         "not starting with a symbol",
@@ -152,7 +152,9 @@ class ImportService:
         try:
             file_kind(filename, b"")
         except FileRefused as error:
-            raise ValidationFailed("invalid filename", [("filename", str(error))]) from None
+            raise ValidationFailed(
+                "invalid filename", [ErrorDetail("filename", str(error))]
+            ) from None
         now = self.clock.now()
         import_id = new_import_id()
         key = f"{IMPORTS_PREFIX}{tenant_id}/{campaign_id}/{import_id}/{filename}"
