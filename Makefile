@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 # checkov pins an older boto3 than the project's: it gets a virtual environment of its own.
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup setup-sam setup-checkov local demo test faults lint format typecheck benchmark docs build deploy clean
+.PHONY: setup setup-sam setup-checkov local demo test test-large faults lint format typecheck benchmark docs build deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,11 @@ test: setup setup-sam setup-checkov
 	# or suppressed in the template with its reason)
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
-	$(BIN)/pytest -n 2 --dist worksteal
+	$(BIN)/pytest -n 2 --dist worksteal -m "not large"
+
+## Tests that take minutes of moto's time (a 100,000-row contact file end to end).
+test-large: setup
+	$(BIN)/pytest -m large
 
 ## The fault suite in full (every fault kind at every request of every delivery path) and
 ## seeded random mixes on larger campaigns; ends with the summary line. SEEDS=40 by default.

@@ -8,6 +8,8 @@ code, so every area (and so every timezone) gets the same mix: 10% no_answer, 10
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from typing import Any
 
@@ -62,3 +64,22 @@ def generate_contacts(count: int, seed: int = SEED) -> list[dict[str, Any]]:
             }
         )
     return contacts
+
+
+def contacts_csv(contacts: list[dict[str, Any]]) -> bytes:
+    """The contacts as a contact file (README "Contact files"): phone_number, name and
+    one column per variable."""
+    variables = sorted({name for c in contacts for name in c.get("variables", {})})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["phone_number", "name", *variables])
+    for contact in contacts:
+        given = contact.get("variables", {})
+        writer.writerow(
+            [
+                contact["phone_number"],
+                contact.get("name", ""),
+                *(given.get(v, "") for v in variables),
+            ]
+        )
+    return out.getvalue().encode()

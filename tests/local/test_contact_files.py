@@ -383,6 +383,18 @@ def test_imported_contacts_of_a_calling_campaign_are_planned_after_the_others_an
     assert api(stack, "GET", f"/batch-calls/{campaign}")["stats"]["completed"] == 5
 
 
+def test_a_file_imported_while_paused_is_planned_on_resume(stack: LocalStack) -> None:
+    campaign = new_campaign(stack, draft=False, contacts=[{"phone_number": numbers(1, 920)[0]}])
+    api(stack, "POST", f"/batch-calls/{campaign}/pause")
+    upload(stack, campaign, "paused.csv", csv_of(numbers(2, 921)))
+    assert api(stack, "GET", f"/batch-calls/{campaign}")["stats"]["pending"] == 2
+    api(stack, "POST", f"/batch-calls/{campaign}/resume", expect=202)
+    stack.advance(600)
+    called = {c["to"] for c in stack.provider.calls()}
+    assert set(numbers(3, 920)) <= called
+    assert api(stack, "GET", f"/batch-calls/{campaign}")["stats"]["completed"] == 3
+
+
 def test_a_cancelled_campaign_takes_no_file(stack: LocalStack, bus: BusEvents) -> None:
     campaign = new_campaign(stack)
     given = api(

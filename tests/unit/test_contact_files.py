@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchcalls.domain.contact_files import (
+    MAX_RECORD_BYTES,
+    TOO_LONG,
     FileRefused,
     Header,
+    LongLine,
+    bounded_lines,
     csv_records,
     file_kind,
     header_of,
@@ -22,7 +26,7 @@ from batchcalls.domain.contacts import judge_row
 
 
 def lines_of(data: bytes, offset: int = 0) -> list[bytes]:
-    return list(io.BytesIO(data[offset:]))
+    return list(bounded_lines(io.BytesIO(data[offset:])))
 
 
 def read_csv(data: bytes) -> tuple[Header, list]:
@@ -49,7 +53,9 @@ def test_a_file_that_is_not_csv_or_jsonl_is_refused(name: str) -> None:
         file_kind(name, b"")
 
 
-@pytest.mark.parametrize("spelling", ["phone_number", "Phone", "PHONE NUMBER", "mobile", "Phone-Number"])
+@pytest.mark.parametrize(
+    "spelling", ["phone_number", "Phone", "PHONE NUMBER", "mobile", "Phone-Number"]
+)
 def test_the_phone_column_is_found_in_any_common_spelling(spelling: str) -> None:
     header = header_of(["name", spelling, "plan"])
     assert header.phone == 1
@@ -113,10 +119,36 @@ def test_rows_the_file_itself_makes_bad_are_refused_before_judging() -> None:
 
 
 def test_a_record_longer_than_the_field_limit_is_refused_and_the_next_one_read() -> None:
-    data = b"phone,note\n+12125550101," + b"x" * 70_000 + b"\n+12125550102,y\n"
+    # A quoted cell over many short lines, 80 KB in all
+    cell = b'"' + b"x" * 1000 + (b"\n" + b"x" * 1000) * 80 + b'"'
+    data = b"phone,note\n+12125550101," + cell + b"\n+12125550102,y\n"
     _, records = read_csv(data)
     assert records[0].problem is not None and "CSV" in records[0].problem
     assert records[-1].row == {"phone_number": "+12125550102", "variables": {"note": "y"}}
+
+
+def test_a_line_longer_than_64_kb_is_never_held_whole_and_refuses_its_row_only() -> None:
+    # Given a file with a 1 MB line (no line break in it) between two good rows
+    huge = b"+12125550102," + b"x" * 1_000_000 + b"\n"
+    data = b"phone,note\n+12125550101,a\n" + huge + b"+12125550103,c\n"
+    # When its lines are read
+    lines = lines_of(data)
+    # Then the long one is kept as its first bytes and its length
+    assert max(len(line) for line in lines) <= MAX_RECORD_BYTES + 1
+    [long_line] = [line for line in lines if isinstance(line, LongLine)]
+    assert long_line.size == len(huge)
+    # and only its row is refused; the offsets stay those of the file
+    _, records = read_csv(data)
+    assert [(r.line, r.problem) for r in records] == [(2, None), (3, TOO_LONG), (4, None)]
+    assert records[1].end == data.index(b"+12125550103")
+    assert records[-1].end == len(data)
+    jsonl = b'{"phone": "+12125550101"}\n{"phone": "' + b"1" * 100_000 + b'"}\n'
+    assert [r.problem for r in jsonl_records(lines_of(jsonl), 0, 0)] == [None, TOO_LONG]
+
+
+def test_a_file_whose_first_line_is_huge_is_no_csv_file() -> None:
+    with pytest.raises(FileRefused, match="longer than 64 KB"):
+        read_csv_header(lines_of(b"\x00" * 200_000))
 
 
 def test_jsonl_reads_every_phone_spelling_and_makes_other_keys_variables() -> None:
@@ -170,7 +202,9 @@ def test_resuming_after_any_record_reads_the_rest_exactly_as_reading_on(rows, da
     # When the reading stops after any record and resumes at its end, as a chunk does
     stop = data.draw(st.integers(0, len(whole)))
     first_offset = read_csv_header(lines_of(raw))[1]
-    resume_at, line = (whole[stop - 1].end, whole[stop - 1].last_line) if stop else (first_offset, 1)
+    resume_at, line = (
+        (whole[stop - 1].end, whole[stop - 1].last_line) if stop else (first_offset, 1)
+    )
     rest = list(csv_records(lines_of(raw, resume_at), header, resume_at, line))
     # Then the records after it are the same, with the same lines and ends
     assert rest == whole[stop:]

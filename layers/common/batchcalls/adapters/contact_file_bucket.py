@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from batchcalls.domain.contact_files import GZIP_MAGIC
+from batchcalls.domain.contact_files import GZIP_MAGIC, bounded_lines
 
 URL_SECONDS = 15 * 60
 READ_BUFFER = 1 << 20
@@ -131,7 +131,7 @@ class ContactFileBucket:
             raise
         return bytes(answer["Body"].read())
 
-    def lines(self, key: str, tag: str, gzipped: bool, offset: int) -> Iterator[bytes]:
+    def lines(self, key: str, tag: str, gzipped: bool, offset: int) -> Generator[bytes]:
         """The file's lines (each with its line ending) from `offset` bytes into its
         content (decompressed for gzip: a gzip stream cannot be entered in the middle, so
         the bytes before are read and dropped)."""
@@ -154,7 +154,7 @@ class ContactFileBucket:
         with stream:
             if gzipped and offset:
                 _skip(stream, offset)
-            yield from stream
+            yield from bounded_lines(stream)
 
     # ------------------------------------------------------------------ reports
     def put_report_part(
@@ -181,11 +181,11 @@ class ContactFileBucket:
         )
         upload_id = upload["UploadId"]
         try:
-            done = []
+            done: list[dict[str, Any]] = []
             buffer = bytearray(REPORT_HEADER)
             for part_key in part_keys:
                 body = self.client.get_object(Bucket=self.bucket, Key=part_key)["Body"]
-                for chunk in iter(lambda b=body: b.read(READ_BUFFER), b""):
+                while chunk := body.read(READ_BUFFER):
                     buffer += chunk
                     if len(buffer) >= UPLOAD_PART_BYTES:
                         done.append(self._upload_part(target, upload_id, len(done) + 1, buffer))
@@ -220,7 +220,9 @@ class ContactFileBucket:
         self.client.put_object(Bucket=self.bucket, Key=target, Body=body, ContentType="text/csv")
         return target
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes | bytearray) -> dict:
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, data: bytes | bytearray
+    ) -> dict[str, Any]:
         answer = self.client.upload_part(
             Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(data)
         )

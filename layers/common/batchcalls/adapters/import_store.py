@@ -19,6 +19,8 @@ from batchcalls.clock import to_iso
 from batchcalls.errors import NotFound
 
 KEEP_SECONDS = 400 * 86_400  # an import's record outlives its campaign's usual life
+# An upload URL lives 15 minutes: a `pending` import whose file never came goes after a day.
+KEEP_PENDING_SECONDS = 86_400
 
 
 def imports_pk(tenant_id: str, campaign_id: str) -> str:
@@ -142,9 +144,8 @@ class ImportStore:
 
 
 def _ttl(state: ImportState) -> int:
-    return int(datetime.fromisoformat(state.updated_at.replace("Z", "+00:00")).timestamp()) + (
-        KEEP_SECONDS
-    )
+    keep = KEEP_PENDING_SECONDS if state.status == "pending" else KEEP_SECONDS
+    return int(datetime.fromisoformat(state.updated_at.replace("Z", "+00:00")).timestamp()) + keep
 
 
 def stamp(now: datetime) -> str:

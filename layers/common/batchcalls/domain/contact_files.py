@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from batchcalls.models.campaign import MAX_VARIABLES
 
@@ -26,6 +26,7 @@ READ_COLUMNS = ("name", "timezone", "state")
 # contact holds at most MAX_VARIABLES of them.
 MAX_COLUMNS = MAX_VARIABLES + 1 + len(READ_COLUMNS)
 MAX_RECORD_BYTES = 64 * 1024
+TOO_LONG = "a line longer than 64 KB"
 csv.field_size_limit(MAX_RECORD_BYTES)
 
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -121,21 +122,54 @@ class Record:
     raw_phone: str | None = None
 
 
+class LongLine(bytes):
+    """A line longer than MAX_RECORD_BYTES, kept as its first bytes only (a file with no
+    line breaks must not be read into memory whole); `size` is its real length."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> LongLine:
+        line = super().__new__(cls, head)
+        line.size = size
+        return line
+
+
+def bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a binary stream (each with its line ending), an overlong one as a
+    `LongLine`: memory stays bounded whatever the file holds."""
+    while line := stream.readline(MAX_RECORD_BYTES + 1):
+        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while rest := stream.readline(MAX_RECORD_BYTES):
+            size += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        yield LongLine(line[:64], size)
+
+
 class LineReader:
-    """Lines of bytes from an iterable of chunks, counting lines and bytes as it goes."""
+    """Lines of bytes from an iterable of lines, counting lines and bytes as it goes;
+    `overlong` tells that a LongLine went by (reset by whoever reads it)."""
 
     def __init__(self, lines: Iterable[bytes], offset: int, line: int) -> None:
         self._lines = iter(lines)
         self.offset = offset
         self.line = line  # the number of the last line handed out
+        self.overlong = False
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
         raw = next(self._lines)
-        self.offset += len(raw)
         self.line += 1
+        if isinstance(raw, LongLine):
+            self.offset += raw.size
+            self.overlong = True
+            return b"\n"
+        self.offset += len(raw)
         return raw
 
 
@@ -159,6 +193,8 @@ def read_csv_header(lines: Iterable[bytes]) -> tuple[Header, int, int]:
         raise FileRefused("the file is empty") from None
     except csv.Error as error:
         raise FileRefused(f"the header row cannot be read as CSV: {error}") from None
+    if reader.overlong:
+        raise FileRefused("the header row is longer than 64 KB: not a CSV contact file")
     return header_of(columns), reader.offset, reader.line
 
 
@@ -173,7 +209,12 @@ def csv_records(lines: Iterable[bytes], header: Header, offset: int, line: int) 
         except StopIteration:
             return
         except csv.Error as error:
+            reader.overlong = False
             yield Record(start, reader.line, reader.offset, None, f"not readable as CSV: {error}")
+            continue
+        if reader.overlong:
+            reader.overlong = False
+            yield Record(start, reader.line, reader.offset, None, TOO_LONG)
             continue
         if not values or not any(v.strip() for v in values):
             continue  # a blank line is no contact
@@ -210,12 +251,13 @@ def jsonl_records(lines: Iterable[bytes], offset: int, line: int) -> Iterator[Re
     lines are skipped."""
     reader = LineReader(lines, offset, line)
     for raw in reader:
+        if reader.overlong:
+            reader.overlong = False
+            yield Record(reader.line, reader.line, reader.offset, None, TOO_LONG)
+            continue
         if reader.line == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
         if not raw.strip():
-            continue
-        if len(raw) > MAX_RECORD_BYTES:
-            yield Record(reader.line, reader.line, reader.offset, None, "longer than 64 KB")
             continue
         try:
             value = json.loads(raw)

@@ -1,0 +1,251 @@
+"""A generated contact file of N rows (default 1,000,000) through the importer, against a
+local moto server: parse and validation speed, peak memory, DynamoDB requests per 1,000
+rows against the 25-item batch minimum.
+
+Run: .venv/bin/python benchmarks/import_contacts.py [--rows N] [--runs 3]
+
+- moto runs in a child process (with local_stack's moto hooks), so this process's peak
+  RSS is the importer's own: it reads the file as a stream, whatever its size.
+- Parse and validation: the file's first 200,000 rows read and judged as the importer
+  does (CSV records, then each row validated and its number parsed), no AWS; the median
+  of `--runs` runs, beside `phonenumbers.parse` alone on the same numbers (same run).
+- End to end: the file uploaded to the moto S3, then imported chunk after chunk (each
+  chunk's message handed straight to the next invocation) until the import completes;
+  every AWS request counted by operation. The minimum is one 25-item BatchWriteItem per
+  25 rows (rows / 25 requests); the importer writes with 96-contact transactions, so it
+  stays under that minimum, and the figure says by how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+
+import botocore.client  # noqa: E402
+
+SERVER = (
+    "from local_stack import moto_hooks; moto_hooks.install()\n"
+    "from local_stack.moto_server import MotoServer\n"
+    "import sys, time; print(MotoServer().start(), flush=True)\n"
+    "sys.stdin.read()\n"  # until the benchmark closes the pipe
+)
+PARSE_ROWS = 200_000
+TENANT = "tenant_bench"
+
+
+def write_file(path: Path, rows: int) -> None:
+    """A CSV like a CRM export: number (some without country code, some bad, some
+    repeated), name, timezone for a few, two variables."""
+    rng = random.Random(7)
+    areas = ["212", "415", "305", "646", "718", "312", "617", "713", "206", "404"]
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["Phone Number", "Name", "Timezone", "plan", "renewal_date"])
+        for i in range(rows):
+            number = f"+1{areas[i % 10]}{200 + (i // 10) // 10000:03d}{(i // 10) % 10000:04d}"
+            if i % 100 == 99:
+                number = "not-a-number"
+            elif i % 50 == 7:
+                number = number[2:]  # national: read with the campaign's region
+            elif i % 200 == 3 and i > 10:
+                number = f"+1{areas[(i - 10) % 10]}{200 + ((i - 10) // 10) // 10000:03d}{((i - 10) // 10) % 10000:04d}"
+            zone = "America/Chicago" if i % 7 == 0 else ""
+            writer.writerow(
+                [number, f"Contact {i}", zone, rng.choice(["gold", "silver"]), "2027-01-31"]
+            )
+
+
+def parse_rate(path: Path, runs: int) -> tuple[float, float]:
+    """Rows per second read and judged as the importer does, and phonenumbers.parse alone."""
+    import phonenumbers
+    from batchcalls.domain.contact_files import csv_records, read_csv_header
+    from batchcalls.domain.contacts import judge_row
+
+    with path.open("rb") as f:
+        head = [f.readline() for _ in range(PARSE_ROWS + 1)]
+    header, offset, line = read_csv_header(head)
+    body = head[1:]
+    numbers = [line.split(b",", 1)[0].decode() for line in body]
+    ours, alone = [], []
+    for _ in range(runs):
+        began = time.perf_counter()
+        for record in csv_records(body, header, offset, line):
+            judge_row(record.row, "US") if record.row else None
+        ours.append(len(body) / (time.perf_counter() - began))
+        began = time.perf_counter()
+        for number in numbers:
+            with suppress(phonenumbers.NumberParseException):
+                phonenumbers.parse(number, "US")
+        alone.append(len(numbers) / (time.perf_counter() - began))
+    return statistics.median(ours), statistics.median(alone)
+
+
+@contextmanager
+def counting_requests() -> Iterator[Counter[str]]:
+    """Every AWS request made inside, as `<service>.<operation>`."""
+    counted: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield counted
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def import_file(path: Path, rows: int) -> dict[str, Any]:
+    import boto3
+    from batchcalls.adapters.contact_file_bucket import ContactFileBucket
+    from batchcalls.adapters.contact_moves import ContactCounts
+    from batchcalls.adapters.import_store import ImportStore
+    from batchcalls.adapters.tables import bind_tables
+    from batchcalls.clock import SystemClock, use_clock
+    from batchcalls.models.campaign import CreateCampaignRequest
+    from batchcalls.services.campaigns import CampaignService
+    from batchcalls.services.imports import ImportService
+    from batchcalls.settings import StorageSettings, load_settings
+
+    from tests.support.aws import create_template_resources, environment_for
+
+    physical = create_template_resources()
+    os.environ.update(environment_for("ImporterFunction", physical))
+    bind_tables(load_settings(StorageSettings))
+    clock = SystemClock()
+    use_clock(clock)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="contacts")
+    body = {"status": "draft", "agent_id": "a", "phone_numbers": ["+14155550100"]}
+    campaign, _ = CampaignService(clock).create(TENANT, CreateCampaignRequest.model_validate(body))
+    key = f"imports/{TENANT}/{campaign.campaign_id}/bench/{path.name}"
+    s3.upload_file(str(path), "contacts", key)
+    etag = s3.head_object(Bucket="contacts", Key=key)["ETag"]
+
+    class Chunks:
+        def __init__(self) -> None:
+            self.messages: list[dict[str, Any]] = []
+
+        def send(self, message: dict[str, Any]) -> None:
+            self.messages.append(message)
+
+    chunks = Chunks()
+    importer = ImportService(clock, ContactFileBucket("contacts"), chunks)
+    rss_before = peak_rss_mb()
+    began = time.perf_counter()
+    handed_on = 0
+    with counting_requests() as counted:
+        importer.on_object(key, None, etag)
+        while chunks.messages:
+            handed_on += 1
+            importer.on_next_chunk(chunks.messages.pop())
+    seconds = time.perf_counter() - began
+    [state] = ImportStore().of_campaign(TENANT, campaign.campaign_id)
+    stored = sum(ContactCounts().totals(TENANT, campaign.campaign_id).values())
+    return {
+        "seconds": seconds,
+        "chunks": handed_on + 1,
+        "state": state,
+        "stored": stored,
+        "counted": counted,
+        "rss_before": rss_before,
+        "rss_peak": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
+        },
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        os.environ["AWS_ENDPOINT_URL"] = server.stdout.readline().strip()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "contacts.csv"
+            write_file(path, args.rows)
+            size_mb = path.stat().st_size / 1e6
+            ours, alone = parse_rate(path, args.runs)
+            result = import_file(path, args.rows)
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+    report(args.rows, size_mb, ours, alone, result)
+
+
+def report(rows: int, size_mb: float, ours: float, alone: float, result: dict[str, Any]) -> None:
+    state, counted = result["state"], result["counted"]
+    dynamodb = {k: v for k, v in counted.items() if k.startswith("dynamodb.")}
+    per_thousand = 1000 / rows
+    total = sum(dynamodb.values())
+    minimum = rows / 25
+    print(
+        f"Import of a generated CSV: {rows:,} rows, {size_mb:.0f} MB (machine: {os.cpu_count()} cores)"
+    )
+    print(
+        f"  parse and validation   {ours:10,.0f} rows/s (median of runs; phonenumbers.parse alone {alone:,.0f}/s, ratio {ours / alone:.2f})"
+    )
+    print(
+        f"  end to end (moto)      {rows / result['seconds']:10,.0f} rows/s ({result['seconds']:.0f} s in {result['chunks']} chunks)"
+    )
+    print(
+        f"  import                 {state.status}: {state.accepted:,} accepted, {state.duplicates:,} duplicates, {state.invalid:,} invalid; {result['stored']:,} contacts stored"
+    )
+    print(
+        f"  peak RSS               {result['rss_peak']:10.0f} MB (before the import: {result['rss_before']:.0f} MB)"
+    )
+    print("  DynamoDB requests per 1,000 rows:")
+    for operation, n in sorted(dynamodb.items(), key=lambda kv: -kv[1]):
+        print(f"    {operation:26s} {n * per_thousand:8.2f}")
+    print(
+        f"    {'total':26s} {total * per_thousand:8.2f}   (25-item batch minimum: {minimum * per_thousand:.2f}; ratio {total / minimum:.2f})"
+    )
+    others = {k: v for k, v in counted.items() if k not in dynamodb}
+    if others:
+        print("  other requests: " + ", ".join(f"{k} {v}" for k, v in sorted(others.items())))
+
+
+if __name__ == "__main__":
+    main()
