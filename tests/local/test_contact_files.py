@@ -343,7 +343,7 @@ def test_a_crash_in_the_middle_of_a_batch_imports_nothing_twice_and_loses_nothin
     stack: LocalStack, faults: Any
 ) -> None:
     # Given the importer dying right after the second write of its contacts
-    rows = numbers(120, 200) + ["+12125552004"]  # and a duplicate of the first row
+    rows = [*numbers(120, 200), "+12125552004"]  # and a duplicate of the first row
     campaign = new_campaign(stack)
     crash = faults.add(
         kind="crash", function="ImporterFunction", after="dynamodb.TransactWriteItems", nth=2

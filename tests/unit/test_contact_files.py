@@ -6,9 +6,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from batchcalls.domain.contact_files import (
     MAX_RECORD_BYTES,
     TOO_LONG,
@@ -23,6 +20,8 @@ from batchcalls.domain.contact_files import (
     read_csv_header,
 )
 from batchcalls.domain.contacts import judge_row
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def lines_of(data: bytes, offset: int = 0) -> list[bytes]:
