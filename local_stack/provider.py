@@ -3,7 +3,8 @@
 `POST /calls` accepts a call, or refuses its caller ID with 422 `from_rejected`; a
 repeated `call_id` answers as the first time did without dialling again. Each call is
 work on the event loop: after `call_seconds` of the injected clock the outcome (by the
-last digit of `to`: 1 no_answer, 2 busy, 3 failed, else completed) is posted to the
+last digit of `to`: 1 no_answer, 2 busy, 3 failed, else completed; a number ending in
+`99` completes with `opt_out: true`, the callee asking not to be called again) is posted to the
 call's `callback_url`, signed `X-Signature: t=<unix seconds>,v1=<HMAC-SHA256 hex of
 "<t>.<body>">` with the provider secret, unless callbacks are set to be dropped. A
 callback that gets no 2xx (an error status, a refused or dropped connection) is posted
@@ -55,6 +56,11 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The `X-Signature` header value of a callback body."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def opts_out(number: str) -> bool:
+    """The callee of a number ending in 99 asks not to be called again (API.md)."""
+    return number.endswith("99")
 
 
 def outcome_for(number: str) -> str:
@@ -219,14 +225,15 @@ class SimulatedProvider:
         ):
             record.callback_status = "dropped"
             return
-        body = json.dumps(
-            {
-                "call_id": record.call_id,
-                "status": status,
-                "duration_seconds": duration,
-                "summary": SUMMARIES[status],
-            }
-        ).encode()
+        outcome: dict[str, Any] = {
+            "call_id": record.call_id,
+            "status": status,
+            "duration_seconds": duration,
+            "summary": SUMMARIES[status],
+        }
+        if status == "completed" and opts_out(record.to):
+            outcome["opt_out"] = True
+        body = json.dumps(outcome).encode()
         self._post(record, body, 1, now)
         if self.faults is not None and self.faults.duplicate_callback(record.call_id):
             self._post(record, body, 1, now)

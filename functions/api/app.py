@@ -8,6 +8,7 @@ import json
 import re
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -37,6 +38,7 @@ from batchcalls.models.campaign import (
     ContactFileRequest,
     CreateCampaignRequest,
     PatchCampaignRequest,
+    SuppressRequest,
 )
 from batchcalls.models.json_body import parse_json_body
 from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
@@ -51,11 +53,14 @@ from batchcalls.models.responses import (
     ContactsReport,
     CreatedCampaign,
     ErrorResponse,
+    SuppressionPage,
+    SuppressionsReport,
 )
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.campaigns import CampaignService
 from batchcalls.services.imports import ImportService
+from batchcalls.services.suppressions import SuppressionService
 from batchcalls.settings import ApiSettings, load_settings
 from pydantic import BaseModel
 
@@ -565,6 +570,60 @@ def create_contact_file(
 )
 def get_import(campaign_id: str, import_id: str) -> dict[str, Any]:
     return import_service().get(tenant(), campaign_ref(campaign_id), import_id)
+
+
+# ---------------------------------------------------------------------- do-not-call list
+@cache
+def suppression_service() -> SuppressionService:
+    _settings()  # binds the tables
+    return SuppressionService(current_clock())
+
+
+@route(
+    "POST",
+    "/suppressions",
+    200,
+    SuppressionsReport,
+    "How the numbers were judged; the valid ones are on the list",
+    (400, 422),
+    summary="Suppress numbers",
+    description="Up to 10,000 numbers per request. A suppressed number is never called by "
+    "any campaign of the tenant: skipped at planning, and checked again in the very step "
+    "that starts a call (a call whose check cannot be made is not placed).",
+    tags=["suppressions"],
+)
+def suppress_numbers(request: Annotated[SuppressRequest, Body()]) -> dict[str, Any]:
+    return suppression_service().add(tenant(), request.phone_numbers).as_dict()
+
+
+@route(
+    "GET",
+    "/suppressions",
+    200,
+    SuppressionPage,
+    "A page of the tenant's suppressed numbers, in number order",
+    (400, 422),
+    summary="List suppressed numbers",
+    tags=["suppressions"],
+)
+def list_suppressions(limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+    page = suppression_service().page(tenant(), limit, cursor)
+    return {"items": [s.view() for s in page.items], "next_cursor": page.next_cursor}
+
+
+@route(
+    "DELETE",
+    "/suppressions/<phone_number>",
+    204,
+    None,
+    "Taken off the list (contacts skipped for it stay skipped)",
+    (404,),
+    summary="Call a number again",
+    tags=["suppressions"],
+)
+def unsuppress_number(phone_number: str) -> Response[Any]:
+    suppression_service().remove(tenant(), unquote(phone_number))
+    return Response(status_code=204, body="")
 
 
 # ---------------------------------------------------------------------- the rest

@@ -299,6 +299,24 @@ def scenario(stack: LocalStack) -> None:
     )
     stack.advance(3 * 60)
 
+    # The do-not-call list: numbers added, listed, one taken off; one suppressed number
+    # skipped at planning, and a callee who opts out (a number ending in 99).
+    api("POST", "/suppressions", {"phone_numbers": ["+12025550404", "+12025550414"]})
+    api("GET", "/suppressions?limit=1")
+    api("DELETE", "/suppressions/+12025550414", expect=204)
+    opting = api(
+        "POST",
+        "/batch-calls",
+        {
+            "agent_id": "agent_1",
+            "phone_numbers": ["+12025550100"],
+            "contacts": contacts("+12025550404", "+12025550499"),
+        },
+        201,
+    )
+    stack.advance(3 * 60)
+    assert campaign_status(api, opting["id"]) == "completed"
+
     # A call whose outcome never arrives: recorded as unknown after the call timeout.
     stack.request("POST", "/_local/provider/settings", {"drop_callbacks": True})
     silent = api(

@@ -284,8 +284,9 @@ class CampaignStore:
         webhook_url: str | None,
         now_ms: int,
     ) -> None:
-        """active -> completed with its event, only while the plan read is still current
-        and no contact is open. Raises ConditionFailed otherwise."""
+        """active (or scheduled) -> completed with its event, only while the campaign is in
+        the status read, the plan read is still current and no contact is open. Raises
+        ConditionFailed otherwise."""
         tx = transaction("complete campaign")
         tx.update(
             record,
@@ -294,7 +295,8 @@ class CampaignStore:
                 CampaignRecord.updated_at.set(to_iso(now)),
                 CampaignRecord.finished_at.set(to_iso(now)),
             ],
-            (CampaignRecord.status == "active")
+            (CampaignRecord.status == record.status)
+            & CampaignRecord.status.is_in("scheduled", "active")
             & (CampaignRecord.plan_version == int(record.plan_version)),
             label="campaign",
         )

@@ -30,6 +30,7 @@ from batchcalls.adapters.contact_moves import ContactMoves, contact_key
 from batchcalls.adapters.leases import DONE_KEEP_SECONDS, LIVE_PK, LeaseStore, Limits, WaitingCall
 from batchcalls.adapters.outbox import add_event
 from batchcalls.adapters.slot_store import SlotKey, SlotStore
+from batchcalls.adapters.suppressions import SuppressionStore
 from batchcalls.adapters.tables import ContactRecord, LeaseItem, SlotMarkRecord, SlotRecord
 from batchcalls.adapters.transactions import transaction, with_retries
 from batchcalls.clock import to_epoch_ms
@@ -230,7 +231,8 @@ class DeliveryStore:
     ) -> None:
         """Contact queued -> in progress for this attempt, with its place (a new one, or
         the one reserved for it), a second under the campaign's rate, the call record and
-        the day's count. Raises ConditionFailed: "rate" (this second is full), "provider
+        the day's count, only while the number is not suppressed. Raises ConditionFailed:
+        "suppressed" (on the do-not-call list), "rate" (this second is full), "provider
         place" / "campaign place" (no free place), "contact" or "lease" (a duplicate)."""
         attempt = Attempt.of(message)
         now_ms = to_epoch_ms(now)
@@ -258,6 +260,7 @@ class DeliveryStore:
         self.leases.record_call(tx, call_id, lease.sk, message, now_ms // 1000 + 7 * 86_400)
         call_counters.count_call(tx, attempt.tenant_id, attempt.campaign_id, day)
         self.claims.remove(tx, message)
+        SuppressionStore.require_not_suppressed(tx, attempt.tenant_id, contact.phone_number)
         moves.commit()
 
     def count_redial(self, tenant_id: str, campaign_id: str, now: datetime, rate: int) -> None:
@@ -308,11 +311,13 @@ class DeliveryStore:
         webhook_url: str | None,
         retry: Retry | None,
         now: datetime,
+        suppress_number: bool = False,
     ) -> None:
         """The attempt `call_id` ends: the contact (as read: in progress with that call, or
         scheduled/queued again after a dial that was given up) takes `status`, its place is
         freed, `call.completed` goes to the outbox and a retry's slot, mark and booking are
-        written. Raises ConditionFailed when it ended already."""
+        written; with `suppress_number` (the callee opted out) the number joins the
+        tenant's do-not-call list. Raises ConditionFailed when it ended already."""
         tx = transaction("end attempt")
         moves = ContactMoves(tx)
         condition = (
@@ -335,6 +340,9 @@ class DeliveryStore:
         if lease is not None:
             self.leases.give_back(tx, lease, "live")
         add_event(tx, event, webhook_url, to_epoch_ms(now))
+        if suppress_number:
+            tenant_id = contact.pk.split("#", 1)[0]
+            SuppressionStore.add_in(tx, tenant_id, contact.phone_number, "opt_out", now)
         moves.commit()
 
     # ------------------------------------------------------------------ calls not dialled

@@ -285,6 +285,14 @@ class ImportItem(CoordinationRecord):
     data = JSONAttribute()
 
 
+class SuppressionItem(CoordinationRecord):
+    """`suppressed#<tenant>` / `<E.164>`: a number the tenant must never call
+    (adapters/suppressions)."""
+
+    source = UnicodeAttribute()  # "api" | "opt_out"
+    created_at = UnicodeAttribute()
+
+
 class RecheckItem(CoordinationRecord):
     """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
     was between writing its slots and moving their contacts; read again by the sweeper."""
@@ -342,6 +350,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             ContactCountsItem,
             PlanProgressItem,
             ImportItem,
+            SuppressionItem,
             RecheckItem,
         )
     },

@@ -114,7 +114,7 @@ HORIZON_DAYS = 400
 _NO_CAP = 1 << 62
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-UnplaceableReason = Literal["no_allowed_window", "beyond_horizon"]
+UnplaceableReason = Literal["no_allowed_window", "beyond_horizon", "suppressed"]
 
 
 class ContactLike(Protocol):

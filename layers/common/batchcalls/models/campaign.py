@@ -464,6 +464,27 @@ class ContactFileRequest(ApiModel):
     ) = None
 
 
+class SuppressRequest(ApiModel):
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {"phone_numbers": ["+12125550104", "+13125550188"]}
+    ]
+
+    # Judged one by one (a bad number is reported, the others kept), so the body takes
+    # any list; the document shows what a good entry is.
+    phone_numbers: Annotated[
+        list[Any],
+        Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_CONTACTS_PER_REQUEST,
+                "items": {"type": "string", "description": "A phone number with its country code."},
+            }
+        ),
+    ]
+
+
 class CampaignSettings(BaseModel):
     """A campaign's settings after defaults: what the planner and delivery read."""
 

@@ -315,6 +315,33 @@ class CampaignPage(Answer):
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
 
 
+class InvalidNumber(Answer):
+    index: int = Field(description="Position of the number in the request's `phone_numbers`.")
+    phone_number: str | None
+    problem: str
+
+
+class SuppressionsReport(Answer):
+    """How the numbers of a request were judged; valid ones are on the list now."""
+
+    added: int = Field(description="Numbers put on the list by this request.")
+    already_suppressed: int = Field(description="Numbers on it before (or twice in the request).")
+    invalid: list[InvalidNumber]
+
+
+class Suppression(Answer):
+    phone_number: str = Field(description="E.164.")
+    source: Literal["api", "opt_out"] = Field(
+        description="`api`: POST /suppressions; `opt_out`: a call outcome with `opt_out: true`."
+    )
+    created_at: str
+
+
+class SuppressionPage(Answer):
+    items: list[Suppression]
+    next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
+
+
 class ContactPage(Answer):
     items: list[Contact]
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")

@@ -23,11 +23,18 @@ from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
 from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
+from batchcalls.adapters.suppressions import SuppressionStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.domain.campaigns import DELIVERING, plan_start
 from batchcalls.domain.phones import effective_timezones
-from batchcalls.domain.planning import Occupancy, PlanContact, PlanResult, plan_contacts
+from batchcalls.domain.planning import (
+    Occupancy,
+    PlanContact,
+    PlanResult,
+    Unplaceable,
+    plan_contacts,
+)
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.errors import Conflict, NotFound
 from batchcalls.models.campaign import CampaignSettings
@@ -122,8 +129,10 @@ class PlanningService:
         on_slots_written: Callable[[list[SlotRecord]], object] | None = None,
         return_waiting: Callable[[str, str], object] | None = None,
         on_plan_done: Callable[[str, str], object] | None = None,
+        suppressions: SuppressionStore | None = None,
     ) -> None:
         self.clock = clock
+        self.suppressions = suppressions or SuppressionStore()
         self.queue = queue
         self.chunk_size = chunk_size
         self.campaigns = campaigns or CampaignStore()
@@ -183,6 +192,8 @@ class PlanningService:
             return None
         settings = self._usable_settings(campaign)
         batch = list(islice(self._candidates(tenant_id, campaign_id, start), self.chunk_size))
+        # Numbers on the tenant's do-not-call list are skipped, not planned.
+        suppressed = self.suppressions.suppressed_of(tenant_id, (c.phone_number for c in batch))
         occupancy = self._occupancy(campaign, settings, start.start_ms) if chunk == 0 else None
         result = plan_contacts(
             settings,
@@ -190,10 +201,14 @@ class PlanningService:
             [
                 PlanContact(c.contact_id, effective_timezones(c.timezones or [], settings.timezone))
                 for c in batch
+                if c.phone_number not in suppressed
             ],
             state=PlannerState.from_json(start.planner_state) if start.planner_state else None,
             occupancy=occupancy,
             total=start.total if chunk == 0 else None,
+        )
+        result.unplaceable.extend(
+            Unplaceable(c.contact_id, "suppressed") for c in batch if c.phone_number in suppressed
         )
         outcome = self._write(campaign, settings, version, batch, result)
         more = len(batch) == self.chunk_size

@@ -21,11 +21,9 @@ from batchcalls.adapters.delivery_store import DeliveryStore
 from batchcalls.adapters.tables import SlotRecord
 from batchcalls.clock import Clock
 from batchcalls.services.delivery.common import (
-    AllowEverything,
     CallQueue,
     DeliveryConfig,
     Provider,
-    Suppressions,
     call_message,
 )
 from batchcalls.services.delivery.completion import Completion
@@ -57,7 +55,6 @@ class DeliveryService:
         provider: Provider | None = None,
         publisher: EventPublisher | None = None,
         dead_letters: DeadLetters | None = None,
-        suppressions: Suppressions | None = None,
         store: DeliveryStore | None = None,
         campaigns: CampaignStore | None = None,
     ) -> None:
@@ -66,7 +63,6 @@ class DeliveryService:
             config=config,
             queue=queue,
             provider=provider,
-            suppressions=suppressions or AllowEverything(),
             store=store or DeliveryStore(),
             campaign_store=campaigns or CampaignStore(),
             counts=ContactCounts(),

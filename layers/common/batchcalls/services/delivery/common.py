@@ -30,26 +30,6 @@ class Provider(Protocol):
         ...
 
 
-class Suppressions(Protocol):
-    """The tenant's do-not-call list (a later issue): checked just before dialling."""
-
-    def allows(self, tenant_id: str, phone_number: str) -> bool: ...
-
-    def add(self, tenant_id: str, phone_number: str) -> None: ...
-
-
-class AllowEverything:
-    """Until suppressions exist: every number may be called; opt-outs are only logged."""
-
-    def allows(self, tenant_id: str, phone_number: str) -> bool:
-        return True
-
-    def add(self, tenant_id: str, phone_number: str) -> None:
-        from batchcalls.observability import logger
-
-        logger.info("opt-out noted (no suppression list yet)", tenant_id=tenant_id)
-
-
 @dataclass(frozen=True)
 class DeliveryConfig:
     provider_wide_call_limit: int

@@ -10,6 +10,7 @@ from batchcalls.adapters.campaign_store import settings_of
 from batchcalls.adapters.tables import plain_dict
 from batchcalls.adapters.transactions import ConditionFailed
 from batchcalls.clock import to_epoch_ms, to_iso
+from batchcalls.domain.campaigns import DELIVERING
 from batchcalls.domain.outcomes import batch_completed_body
 from batchcalls.observability import metrics
 from batchcalls.services.delivery.context import Deps
@@ -20,9 +21,10 @@ class Completion:
         self.deps = deps
 
     def check(self, tenant_id: str, campaign_id: str, now: datetime) -> bool:
-        """Complete the campaign if it is active, fully planned and has no open contact."""
+        """Complete the campaign if it is calling (active, or scheduled with every contact
+        skipped before its first call), fully planned and has no open contact."""
         campaign = self.deps.campaigns().fresh(tenant_id, campaign_id)
-        if campaign is None or campaign.status != "active":
+        if campaign is None or campaign.status not in DELIVERING:
             return False
         planning = plain_dict(campaign.planning)
         if planning and not planning.get("done", True):

@@ -14,7 +14,6 @@ from batchcalls.services.delivery.common import (
     Campaigns,
     DeliveryConfig,
     Provider,
-    Suppressions,
 )
 
 
@@ -24,7 +23,6 @@ class Deps:
     config: DeliveryConfig
     queue: CallQueue
     provider: Provider | None
-    suppressions: Suppressions
     store: DeliveryStore
     campaign_store: CampaignStore
     counts: ContactCounts

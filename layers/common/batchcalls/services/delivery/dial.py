@@ -104,8 +104,6 @@ class Caller:
         budget = rules.dial_budget_seconds(until, now_ms, left_ms)
         if budget < rules.MIN_DIAL_SECONDS:
             return self._send_again(message, 0, "deferred")  # this invocation is nearly over
-        if not self.deps.suppressions.allows(tenant_id, contact.phone_number):
-            return self._unqueue(campaign, contact, message, now, "skipped", "suppressed")
         if not message.get("reserved") and self.leases.any_waiting():
             return self._wait(settings, message, now)  # calls that wait go first
         return self._start(campaign, settings, contact, message, now, budget)
@@ -158,6 +156,10 @@ class Caller:
                 now,
             )
         except ConditionFailed as lost:
+            if lost.failed("suppressed"):
+                # On the do-not-call list since it was planned (an opt-out, a POST):
+                # never dialled, here or in any other campaign of the tenant.
+                return self._unqueue(campaign, contact, message, now, "skipped", "suppressed")
             if lost.failed("rate"):
                 return self._pace(settings, message, now_ms)
             if lost.failed("provider place") or lost.failed("campaign place"):

@@ -124,8 +124,7 @@ class Outcomes:
         settings = settings_of(campaign)
         step = next_step(outcome, attempt, settings.retry_strategy)
         if opt_out:
-            reason = "opt_out"
-            self.deps.suppressions.add(call.tenant_id, contact.phone_number)
+            reason = "opt_out"  # and the number suppressed with the attempt's end
         retry = None
         final = step.final_status
         if step.retry and (opt_out or campaign.status in FINISHED):
@@ -159,6 +158,7 @@ class Outcomes:
                 settings.webhooks.on_call_complete,
                 retry,
                 now,
+                suppress_number=opt_out,
             )
         except ConditionFailed:
             return False
