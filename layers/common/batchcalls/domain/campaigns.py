@@ -47,6 +47,7 @@ SCHEDULING_FIELDS = frozenset(
         "end_time",
         "working_days",
         "blackout_dates",
+        "holiday_calendars",
         "max_calls_per_day",
         "max_calls_per_second",
         "pacing",

@@ -84,6 +84,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Literal, NamedTuple, Protocol
 
+from batchcalls.domain.holiday_calendars import holiday_dates, years_around
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.domain.planning_windows import (
     DAY_MS,
@@ -240,10 +241,18 @@ class _Frame:
         return second * 1000 + k * self.spacing
 
 
+def daily_window(settings: CampaignSettings, first_ms: int, last_ms: int) -> DailyWindow:
+    """The campaign's daily window for a stretch of time: its hours and working days, and
+    no window on its blackout dates nor on the public holidays of its `holiday_calendars`
+    in the years the stretch touches."""
+    blackouts = set(settings.blackout_dates)
+    if settings.holiday_calendars:
+        blackouts |= holiday_dates(settings.holiday_calendars, years_around(first_ms, last_ms))
+    return DailyWindow.of(settings.start_time, settings.end_time, settings.working_days, blackouts)
+
+
 def _frame(settings: CampaignSettings, start_ms: int, pacing: Pacing, horizon_days: int) -> _Frame:
-    window = DailyWindow.of(
-        settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
-    )
+    window = daily_window(settings, start_ms, start_ms + horizon_days * DAY_MS)
     parts = (
         settings.timezone,
         window.start_minute,
@@ -761,10 +770,9 @@ def plan_contacts(
     return PlanResult(ids, due, callers, unplaceable, engine.export(next_offset))
 
 
-def _allowed_time(settings: CampaignSettings) -> AllowedTime:
-    window = DailyWindow.of(
-        settings.start_time, settings.end_time, settings.working_days, settings.blackout_dates
-    )
+def _allowed_time(settings: CampaignSettings, instant_ms: int) -> AllowedTime:
+    """Rule 1 around an instant (what delivery checks at the dial)."""
+    window = daily_window(settings, instant_ms - 2 * DAY_MS, instant_ms + 3 * DAY_MS)
     return AllowedTime(
         settings.timezone, window, settings.respect_contact_timezone, settings.legal_hours_guard
     )
@@ -774,7 +782,7 @@ def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms:
     """Whether the instant lies in the contact's allowed time (rule 1, guard included):
     what delivery checks just before dialling. It knows nothing of start, caps or rate."""
     zones = tuple(timezones) or (settings.timezone,)
-    return _allowed_time(settings).contains(zones, instant_ms)
+    return _allowed_time(settings, instant_ms).contains(zones, instant_ms)
 
 
 def allowed_until(
@@ -783,7 +791,7 @@ def allowed_until(
     """The end (epoch ms, exclusive) of the stretch of allowed time the instant lies in,
     or None when it lies outside: how long a dial starting now may take."""
     zones = tuple(timezones) or (settings.timezone,)
-    allowed = _allowed_time(settings)
+    allowed = _allowed_time(settings, instant_ms)
     if not allowed.contains(zones, instant_ms):
         return None
     for start, end in allowed.intervals(zones, instant_ms, instant_ms + 2 * DAY_MS):
@@ -794,7 +802,8 @@ def allowed_until(
 
 def campaign_day(settings: CampaignSettings, instant_ms: int) -> date:
     """The campaign day an instant counts for in `max_calls_per_day` (rule 3)."""
-    return date.fromordinal(_allowed_time(settings).window.day_of(settings.timezone, instant_ms))
+    window = _allowed_time(settings, instant_ms).window
+    return date.fromordinal(window.day_of(settings.timezone, instant_ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -814,7 +823,7 @@ def summarise(settings: CampaignSettings, result: PlanResult) -> PlanSummary:
     if result.due_ms:
         ordered = sorted(result.due_ms)
         # Walk day boundaries instead of converting each instant to a local date.
-        window = _allowed_time(settings).window
+        window = _allowed_time(settings, ordered[0]).window
         day = campaign_day(settings, ordered[0])
         next_start = window.day_start_ms(settings.timezone, day.toordinal() + 1)
         for instant in ordered:

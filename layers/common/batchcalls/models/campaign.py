@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from batchcalls.domain.holiday_calendars import check_calendar
 from batchcalls.domain.phones import (
     InvalidPhoneNumber,
     is_known_timezone,
@@ -177,6 +178,7 @@ StartTime = Annotated[StrictStr, AfterValidator(_start_time)]
 EndTime = Annotated[StrictStr, AfterValidator(_end_time)]
 E164 = Annotated[StrictStr, AfterValidator(_e164)]
 WebhookUrl = Annotated[StrictStr, AfterValidator(_webhook_url)]
+HolidayCalendar = Annotated[StrictStr, Field(max_length=12), AfterValidator(check_calendar)]
 UsState = Annotated[
     StrictStr,
     Field(max_length=8, description="US state or territory code (USPS), e.g. `FL`."),
@@ -285,6 +287,18 @@ class SchedulingFields(ApiModel):
     end_time: EndTime | None = None
     working_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
     blackout_dates: Annotated[list[CalendarDate], Field(max_length=366)] | None = None
+    holiday_calendars: (
+        Annotated[
+            list[HolidayCalendar],
+            Field(
+                max_length=20,
+                description="Codes of the `holidays` package: a country (`US`, `GB`) or a "
+                "country and a subdivision (`US-TX`, `DE-BY`). No window starts on their "
+                "public holidays, as on a blackout date.",
+            ),
+        ]
+        | None
+    ) = None
     max_calls_per_day: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None
     max_calls_per_second: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
     max_concurrent_calls: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
@@ -309,6 +323,11 @@ class SchedulingFields(ApiModel):
     @classmethod
     def _distinct_dates(cls, dates: list[date] | None) -> list[date] | None:
         return None if dates is None else sorted(set(dates))
+
+    @field_validator("holiday_calendars")
+    @classmethod
+    def _distinct_calendars(cls, codes: list[str] | None) -> list[str] | None:
+        return None if codes is None else sorted(set(codes))
 
     @field_validator("phone_numbers")
     @classmethod
@@ -502,6 +521,7 @@ class CampaignSettings(BaseModel):
     end_time: str = "24:00"
     working_days: list[int] = [1, 2, 3, 4, 5, 6, 7]
     blackout_dates: list[date] = []
+    holiday_calendars: list[str] = []
     max_calls_per_day: int | None = None
     max_calls_per_second: int = 10
     max_concurrent_calls: int = 10
