@@ -53,6 +53,7 @@ SCHEDULING_FIELDS = frozenset(
         "pacing",
         "respect_contact_timezone",
         "legal_hours_guard",
+        "state_rules",
         "retry_strategy",
         "phone_numbers",
         "phone_rotation",

@@ -85,12 +85,15 @@ from functools import cached_property, lru_cache
 from typing import Literal, NamedTuple, Protocol
 
 from batchcalls.domain.holiday_calendars import holiday_dates, years_around
+from batchcalls.domain.phones import effective_timezones
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.domain.planning_windows import (
     DAY_MS,
     AllowedTime,
     DailyWindow,
+    reach,
 )
+from batchcalls.domain.state_rules import states_with_rules
 from batchcalls.models.campaign import CampaignSettings, Pacing
 
 __all__ = [
@@ -106,6 +109,7 @@ __all__ = [
     "UnplaceableReason",
     "allowed_until",
     "campaign_day",
+    "contact_reach",
     "is_allowed",
     "plan_contacts",
     "summarise",
@@ -776,6 +780,21 @@ def _allowed_time(settings: CampaignSettings, instant_ms: int) -> AllowedTime:
     return AllowedTime(
         settings.timezone, window, settings.respect_contact_timezone, settings.legal_hours_guard
     )
+
+
+def contact_reach(
+    settings: CampaignSettings,
+    timezones: Iterable[object] | None,
+    phone_number: str,
+    state: str | None,
+) -> tuple[str, ...]:
+    """What a contact's allowed time depends on (`planning_windows.reach`): its zones (the
+    campaign's when it has none) and, with `state_rules`, the US states whose rules apply
+    to it (its `state`, else its area code's)."""
+    zones = effective_timezones(timezones or [], settings.timezone)
+    if not settings.state_rules:
+        return zones
+    return reach(zones, states_with_rules(phone_number, state))
 
 
 def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms: int) -> bool:

@@ -25,6 +25,24 @@ GUARD_END_MINUTE = 21 * 60
 Interval = tuple[int, int]
 """A half-open UTC interval [start, end) in epoch milliseconds."""
 
+# A contact's reach: the key its allowed time is worked out (and cached) by. Its IANA
+# zones, then one `state:<USPS code>` for each US state whose calling rules apply to it
+# (domain/state_rules); a contact with no such state is keyed by its zones alone.
+STATE_MARK = "state:"
+
+
+def reach(zones: Iterable[str], states: Iterable[str]) -> tuple[str, ...]:
+    return (*zones, *(STATE_MARK + state for state in sorted(states)))
+
+
+def split_reach(key: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(zones, states) of a reach."""
+    if not any(entry.startswith(STATE_MARK) for entry in key):
+        return key, ()
+    zones = tuple(e for e in key if not e.startswith(STATE_MARK))
+    states = tuple(e[len(STATE_MARK) :] for e in key if e.startswith(STATE_MARK))
+    return zones, states
+
 
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
@@ -183,17 +201,32 @@ class AllowedTime:
     def window_zones(self, timezones: tuple[str, ...]) -> tuple[str, ...]:
         return timezones if self.respect_contact_timezone else (self.campaign_zone,)
 
-    def intervals(self, timezones: tuple[str, ...], start_ms: int, end_ms: int) -> list[Interval]:
-        """The contact's allowed time within [start_ms, end_ms) as sorted disjoint intervals."""
+    def intervals(self, key: tuple[str, ...], start_ms: int, end_ms: int) -> list[Interval]:
+        """The allowed time of a contact of this reach (its zones, and the states whose
+        rules apply: `reach`) within [start_ms, end_ms), as sorted disjoint intervals."""
+        timezones, states = split_reach(key)
         allowed: list[Interval] = [(start_ms, end_ms)]
         for zone_name in dict.fromkeys(self.window_zones(timezones)):
             allowed = intersect(allowed, merge(self.window.intervals(zone_name, start_ms, end_ms)))
         if self.legal_hours_guard:
             for zone_name in dict.fromkeys(timezones):
                 allowed = intersect(allowed, GUARD.intervals(zone_name, start_ms, end_ms))
+        if states:
+            from batchcalls.domain import state_rules  # it builds on this module
+
+            for zone_name in dict.fromkeys(timezones):
+                rules = state_rules.allowed_intervals(states, zone_name, start_ms, end_ms)
+                allowed = intersect(allowed, rules)
         return allowed
 
-    def contains(self, timezones: tuple[str, ...], instant_ms: int) -> bool:
+    def contains(self, key: tuple[str, ...], instant_ms: int) -> bool:
+        timezones, states = split_reach(key)
         if not all(self.window.contains(z, instant_ms) for z in self.window_zones(timezones)):
             return False
-        return not self.legal_hours_guard or all(GUARD.contains(z, instant_ms) for z in timezones)
+        if self.legal_hours_guard and not all(GUARD.contains(z, instant_ms) for z in timezones):
+            return False
+        if states:
+            from batchcalls.domain import state_rules
+
+            return all(state_rules.is_allowed_at(states, z, instant_ms) for z in timezones)
+        return True

@@ -387,3 +387,19 @@ def states_for_number(e164: str) -> frozenset[str]:
         return frozenset()
     area_code = phonenumbers.national_significant_number(number)[:3]
     return AREA_CODE_STATES.get(area_code, frozenset())
+
+
+def states_with_rules(e164: str, state: str | None) -> frozenset[str]:
+    """The states whose rows apply to a recipient: its own `state` when given, else the
+    states of its number's area code; only those with a row (the others add nothing to
+    the federal hours). Read off the E.164 text, no parsing: planning asks per contact."""
+    if state:
+        found = frozenset({state})
+    elif e164.startswith("+1") and len(e164) == 12:
+        found = AREA_CODE_STATES.get(e164[2:5], frozenset())
+    else:
+        found = frozenset()
+    return found & _RULE_STATES
+
+
+_RULE_STATES = frozenset(RULES)

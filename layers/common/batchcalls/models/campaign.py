@@ -305,6 +305,17 @@ class SchedulingFields(ApiModel):
     pacing: Pacing | None = None
     respect_contact_timezone: StrictBool | None = None
     legal_hours_guard: StrictBool | None = None
+    state_rules: (
+        Annotated[
+            StrictBool,
+            Field(
+                description="Also apply the calling-time rules of the recipient's US state "
+                "(its `state`, else its number's area code): stricter hours, barred days, "
+                "state holidays (docs/state-rules.md). Only narrows."
+            ),
+        ]
+        | None
+    ) = None
     retry_strategy: RetryStrategy | None = None
     phone_numbers: Annotated[list[E164], Field(max_length=100)] | None = None
     phone_rotation: Rotation | None = None
@@ -530,6 +541,7 @@ class CampaignSettings(BaseModel):
     retry_strategy: RetryStrategy = RetryStrategy()
     respect_contact_timezone: bool = False
     legal_hours_guard: bool = True
+    state_rules: bool = True
     webhooks: Webhooks = Webhooks()
     tags: list[str] = []
 

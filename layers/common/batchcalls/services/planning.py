@@ -27,12 +27,12 @@ from batchcalls.adapters.suppressions import SuppressionStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.domain.campaigns import DELIVERING, plan_start
-from batchcalls.domain.phones import effective_timezones
 from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
     PlanResult,
     Unplaceable,
+    contact_reach,
     plan_contacts,
 )
 from batchcalls.domain.planning_state import PlannerState
@@ -199,7 +199,9 @@ class PlanningService:
             settings,
             start.start_ms,
             [
-                PlanContact(c.contact_id, effective_timezones(c.timezones or [], settings.timezone))
+                PlanContact(
+                    c.contact_id, contact_reach(settings, c.timezones, c.phone_number, c.state)
+                )
                 for c in batch
                 if c.phone_number not in suppressed
             ],

@@ -39,8 +39,7 @@ from batchcalls.adapters.transactions import ConditionFailed
 from batchcalls.clock import to_epoch_ms, to_iso
 from batchcalls.domain import leases as rules
 from batchcalls.domain.campaigns import DELIVERING
-from batchcalls.domain.phones import effective_timezones
-from batchcalls.domain.planning import allowed_until, campaign_day
+from batchcalls.domain.planning import allowed_until, campaign_day, contact_reach
 from batchcalls.errors import Conflict
 from batchcalls.ids import call_id_for
 from batchcalls.models.campaign import CampaignSettings
@@ -111,8 +110,8 @@ class Caller:
     def _allowed_until(
         self, settings: CampaignSettings, contact: ContactRecord, now_ms: int
     ) -> int | None:
-        zones = effective_timezones(contact.timezones or [], settings.timezone)
-        return allowed_until(settings, zones, now_ms)
+        key = contact_reach(settings, contact.timezones, contact.phone_number, contact.state)
+        return allowed_until(settings, key, now_ms)
 
     # ------------------------------------------------------------------ 5
     def _start(

@@ -14,8 +14,7 @@ from batchcalls.adapters.tables import CampaignRecord, ContactRecord, LeaseItem
 from batchcalls.adapters.transactions import ConditionFailed
 from batchcalls.clock import to_epoch_ms
 from batchcalls.domain.bookings import place_one
-from batchcalls.domain.phones import effective_timezones
-from batchcalls.domain.planning import PlanContact
+from batchcalls.domain.planning import PlanContact, contact_reach
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger
 from batchcalls.services.delivery.context import Deps
@@ -40,7 +39,7 @@ class Replanning:
 
         Cost: one query of the campaign's bookings per campaign day looked at, and the slots
         of the minute the call lands in; not the campaign's other contacts."""
-        zones = effective_timezones(contact.timezones or [], settings.timezone)
+        zones = contact_reach(settings, contact.timezones, contact.phone_number, contact.state)
         source = CampaignBookings(
             campaign.tenant_id, campaign.campaign_id, self.deps.store.bookings
         )
