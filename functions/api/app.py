@@ -71,6 +71,15 @@ ContactStatus = Annotated[
         description="Only contacts in this status.",
     ),
 ]
+ContactReason = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Only contacts a rule skipped or moved for this reason (`suppressed`, "
+        "`no_allowed_window`, `opt_out`...).",
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size, 1..1000.")]
 Cursor = Annotated[
     str | None, Query(max_length=2000, description="`next_cursor` of the page before.")
@@ -488,11 +497,12 @@ def add_contacts(
 def list_contacts(
     campaign_id: str,
     status: ContactStatus | None = None,
+    reason: ContactReason | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     campaign, page = service().list_contacts(
-        tenant(), campaign_ref(campaign_id), status, limit, cursor
+        tenant(), campaign_ref(campaign_id), status, limit, cursor, reason
     )
     timezone = campaign.settings["timezone"]
     return {

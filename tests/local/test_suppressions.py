@@ -106,6 +106,10 @@ def test_a_number_suppressed_before_planning_is_skipped_and_never_dialled(
     assert dialled(stack, "+12125550714") == 0
     assert dialled(stack, "+12125550724") == 1
     assert api(stack, "GET", f"/batch-calls/{campaign_id}")["status"] == "completed"
+    # and the listing filters by the reason
+    filtered = api(stack, "GET", f"/batch-calls/{campaign_id}/contacts?reason=suppressed")
+    assert [c["phone_number"] for c in filtered["items"]] == ["+12125550714"]
+    assert api(stack, "GET", f"/batch-calls/{campaign_id}/contacts?reason=holiday")["items"] == []
 
 
 def test_a_number_suppressed_after_planning_or_while_queued_is_never_dialled(

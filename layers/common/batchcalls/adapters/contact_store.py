@@ -120,15 +120,19 @@ class ContactStore:
         status: str | None,
         limit: int,
         cursor: str | None,
+        reason: str | None = None,
     ) -> Page:
-        """One page in the order contacts were added, merged over every shard."""
+        """One page in the order contacts were added, merged over every shard; with
+        `reason`, only the contacts a rule skipped or moved for that reason."""
         start = decode_cursor(cursor, after_seq=is_sequence_number)
         after = start["after_seq"] if start else 0
         # Contacts spread evenly over the shards, and the merge pulls each shard's pages
         # lazily: a page of `limit` reads about 2 x limit items, not 16 x limit.
         page_size = limit // CONTACT_SHARDS + 8
         streams = [
-            self._shard_in_order(tenant_id, campaign_id, shard, status, after, page_size)
+            self._shard_in_order(
+                tenant_id, campaign_id, shard, status, after, page_size, reason=reason
+            )
             for shard in range(CONTACT_SHARDS)
         ]
         items: list[ContactRecord] = []
@@ -167,6 +171,7 @@ class ContactStore:
         after_seq: int,
         page_size: int,
         attributes: Sequence[str] | None = None,
+        reason: str | None = None,
     ) -> Iterator[ContactRecord]:
         # Strongly consistent (local indexes allow it): a planner reading right after the
         # contacts were written must see them, and a listing shows what was just changed.
@@ -176,10 +181,12 @@ class ContactStore:
             if attributes is None
             else sorted({*attributes, "pk", "contact_id", "seq", "status_seq"})
         )
+        only = None if reason is None else ContactRecord.reason == reason
         if status is None:
             yield from ContactRecord.by_seq.query(
                 pk,
                 ContactRecord.seq > after_seq,
+                filter_condition=only,
                 page_size=page_size,
                 attributes_to_get=projection,
                 consistent_read=True,
@@ -190,6 +197,7 @@ class ContactStore:
                 ContactRecord.status_seq.between(
                     status_seq(status, after_seq + 1), status_seq(status, 10**SEQ_WIDTH - 1)
                 ),
+                filter_condition=only,
                 page_size=page_size,
                 attributes_to_get=projection,
                 consistent_read=True,

@@ -148,10 +148,16 @@ class CampaignService:
         return report
 
     def list_contacts(
-        self, tenant_id: str, campaign_id: str, status: str | None, limit: int, cursor: str | None
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+        reason: str | None = None,
     ) -> tuple[CampaignRecord, Page]:
         record = self.campaigns.get(tenant_id, campaign_id)
-        return record, self.contacts.page(tenant_id, campaign_id, status, limit, cursor)
+        return record, self.contacts.page(tenant_id, campaign_id, status, limit, cursor, reason)
 
     def get_contact(
         self, tenant_id: str, campaign_id: str, contact_id: str
