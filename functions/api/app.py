@@ -38,6 +38,7 @@ from batchcalls.models.campaign import (
     ContactFileRequest,
     CreateCampaignRequest,
     PatchCampaignRequest,
+    PreviewRequest,
     SuppressRequest,
 )
 from batchcalls.models.json_body import parse_json_body
@@ -53,6 +54,7 @@ from batchcalls.models.responses import (
     ContactsReport,
     CreatedCampaign,
     ErrorResponse,
+    PlanPreview,
     SuppressionPage,
     SuppressionsReport,
 )
@@ -465,6 +467,27 @@ def resume_campaign(campaign_id: str) -> Response[Any]:
 )
 def cancel_campaign(campaign_id: str) -> Response[Any]:
     return _control("cancel", campaign_id)
+
+
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/preview",
+    200,
+    PlanPreview,
+    "What planning the campaign now would do; nothing is written",
+    (400, 404, 422),
+    summary="Preview the plan",
+    description="With no body (or `{}`), the campaign's own settings; with settings in the "
+    "body, those instead (as a PATCH would set them). Every rule planning applies is "
+    "applied: the window, working days, blackout dates and holiday calendars, the caps and "
+    "rate, the legal-hours guard, state rules and the do-not-call list. The answer is the "
+    "plan that scheduling (or re-planning) at this moment would make.",
+    tags=["campaigns"],
+)
+def preview_campaign(
+    campaign_id: str, request: Annotated[PreviewRequest | None, Body()] = None
+) -> dict[str, Any]:
+    return service().preview(tenant(), campaign_ref(campaign_id), request)
 
 
 # ---------------------------------------------------------------------- contacts

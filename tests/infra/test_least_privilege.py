@@ -303,6 +303,7 @@ def scenario(stack: LocalStack) -> None:
     # skipped at planning, and a callee who opts out (a number ending in 99).
     api("POST", "/suppressions", {"phone_numbers": ["+12025550404", "+12025550414"]})
     api("GET", "/suppressions?limit=1")
+    api("POST", f"/batch-calls/{created['id']}/preview", {"max_calls_per_day": 2})
     api("DELETE", "/suppressions/+12025550414", expect=204)
     opting = api(
         "POST",

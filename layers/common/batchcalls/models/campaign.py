@@ -455,6 +455,16 @@ class PatchCampaignRequest(SchedulingFields, LabelFields):
     ]
 
 
+class PreviewRequest(SchedulingFields):
+    """Settings to preview instead of the campaign's own (only those given; the others
+    stay as they are)."""
+
+    schema_examples: ClassVar[list[dict[str, Any]]] = [
+        {"start_time": "10:00", "max_calls_per_day": 300},
+        {"holiday_calendars": ["US"], "state_rules": True},
+    ]
+
+
 class AddContactsRequest(ApiModel):
     schema_examples: ClassVar[list[dict[str, Any]]] = [{"contacts": SEED_CONTACTS}]
 

@@ -342,6 +342,51 @@ class SuppressionPage(Answer):
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
 
 
+class UnplaceableContact(Answer):
+    contact_id: str
+    reason: str = Field(description="`no_allowed_window`, `beyond_horizon`, `suppressed`...")
+
+
+class PlanPreview(Answer):
+    """What planning the campaign now would do; nothing is written."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_call_at": "2027-03-01T14:00:00.000Z",
+                    "last_call_at": "2027-03-02T15:10:00.000Z",
+                    "finish_estimate": "2027-03-02T15:10:00.000Z",
+                    "calls_per_day": {"2027-03-01": 500, "2027-03-02": 120},
+                    "contacts_previewed": 622,
+                    "more_contacts": False,
+                    "unplaceable_counts": {"suppressed": 2},
+                    "unplaceable": [
+                        {"contact_id": "ct_5w1x7n2c3d4e5f6g", "reason": "suppressed"},
+                        {"contact_id": "ct_8a2b7n2c3d4e5f6h", "reason": "suppressed"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    first_call_at: str | None
+    last_call_at: str | None
+    finish_estimate: str | None = Field(description="When the last planned call is due.")
+    calls_per_day: dict[str, int] = Field(
+        description="First attempts per campaign day (local dates of its timezone)."
+    )
+    contacts_previewed: int = Field(description="Contacts to plan, as planning would read them.")
+    more_contacts: bool = Field(
+        description="True when the campaign has more contacts to plan than a preview reads "
+        "(100,000): the figures are those of the first 100,000."
+    )
+    unplaceable_counts: dict[str, int] = Field(
+        description="Contacts that cannot be placed, by reason."
+    )
+    unplaceable: list[UnplaceableContact] = Field(description="The first 100 of them.")
+
+
 class ContactPage(Answer):
     items: list[Contact]
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from batchcalls.adapters.campaign_store import CampaignStore, Page, settings_of
 from batchcalls.adapters.contact_store import ContactStore
 from batchcalls.adapters.import_store import ImportStore
+from batchcalls.adapters.leases import LeaseStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord
-from batchcalls.clock import Clock
+from batchcalls.clock import Clock, from_epoch_ms, to_iso
 from batchcalls.concurrency import parallel_map
 from batchcalls.domain import campaigns as rules
 from batchcalls.domain.contacts import judge_contacts
 from batchcalls.errors import ValidationFailed
 from batchcalls.ids import contact_id_for, new_campaign_id
-from batchcalls.models.campaign import CreateCampaignRequest, PatchCampaignRequest
+from batchcalls.models.campaign import (
+    CreateCampaignRequest,
+    PatchCampaignRequest,
+    PreviewRequest,
+)
+from batchcalls.services.planning import PlanningService
 
 
 @dataclass
@@ -35,11 +42,16 @@ class CampaignService:
         campaigns: CampaignStore | None = None,
         contacts: ContactStore | None = None,
         imports: ImportStore | None = None,
+        planner: PlanningService | None = None,
     ) -> None:
         self.clock = clock
         self.campaigns = campaigns or CampaignStore()
         self.contacts = contacts or ContactStore()
         self.imports = imports or ImportStore()
+        # Previews only: it plans and writes nothing (no queue to send chunks to).
+        self.planner = planner or PlanningService(
+            clock, None, rejected_numbers=LeaseStore().rejected_numbers
+        )
 
     # ------------------------------------------------------------------ campaigns
     def create(
@@ -132,6 +144,37 @@ class CampaignService:
         rules.require_transition("cancel", record.status)
         self.campaigns.cancel(record, rules.ALLOWED_FROM["cancel"], self.clock.now())
         return self.get(tenant_id, campaign_id)
+
+    def preview(
+        self, tenant_id: str, campaign_id: str, request: PreviewRequest | None
+    ) -> dict[str, Any]:
+        """What planning the campaign now (with the settings given, else its own) would do."""
+        record = self.campaigns.get(tenant_id, campaign_id)
+        settings = settings_of(record)
+        if request is not None and request.model_fields_set:
+            given = {name: getattr(request, name) for name in request.model_fields_set}
+            settings = rules.build_settings(given, self.clock.now(), base=settings)
+        found = self.planner.preview(record, settings)
+        summary = found.summary
+        counts = Counter(u.reason for u in summary.unplaceable)
+
+        def instant(ms: int | None) -> str | None:
+            return None if ms is None else to_iso(from_epoch_ms(ms))
+
+        return {
+            "first_call_at": instant(summary.first_call_ms),
+            "last_call_at": instant(summary.last_call_ms),
+            "finish_estimate": instant(summary.last_call_ms),
+            "calls_per_day": {
+                day.isoformat(): n for day, n in sorted(summary.calls_per_day.items())
+            },
+            "contacts_previewed": found.contacts,
+            "more_contacts": found.more,
+            "unplaceable_counts": dict(sorted(counts.items())),
+            "unplaceable": [
+                {"contact_id": u.contact_id, "reason": u.reason} for u in summary.unplaceable[:100]
+            ],
+        }
 
     # ------------------------------------------------------------------ contacts
     def add_contacts(self, tenant_id: str, campaign_id: str, rows: list[Any]) -> ContactsReport:

@@ -31,9 +31,11 @@ from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
     PlanResult,
+    PlanSummary,
     Unplaceable,
     contact_reach,
     plan_contacts,
+    summarise,
 )
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.errors import Conflict, NotFound
@@ -114,11 +116,21 @@ def replannable(contact: ContactRecord, start_ms: int) -> bool:
     return int(contact.attempts or 0) == 0 or int(contact.scheduled_at or 0) < start_ms
 
 
+PREVIEW_CONTACTS = 100_000  # read within the API's time (29 s on API Gateway)
+
+
+@dataclass(frozen=True)
+class Preview:
+    summary: PlanSummary
+    contacts: int  # contacts previewed
+    more: bool  # more contacts to plan than previewed
+
+
 class PlanningService:
     def __init__(
         self,
         clock: Clock,
-        queue: ChunkQueue,
+        queue: ChunkQueue | None,
         chunk_size: int = 5000,
         campaigns: CampaignStore | None = None,
         contacts: ContactStore | None = None,
@@ -190,27 +202,17 @@ class PlanningService:
         start = self.progress.load(tenant_id, campaign_id, version, chunk)
         if campaign is None or start is None:
             return None
-        settings = self._usable_settings(campaign)
+        settings = self._usable_settings(campaign, settings_of(campaign))
         batch = list(islice(self._candidates(tenant_id, campaign_id, start), self.chunk_size))
-        # Numbers on the tenant's do-not-call list are skipped, not planned.
-        suppressed = self.suppressions.suppressed_of(tenant_id, (c.phone_number for c in batch))
         occupancy = self._occupancy(campaign, settings, start.start_ms) if chunk == 0 else None
-        result = plan_contacts(
+        result = self._plan(
+            tenant_id,
             settings,
             start.start_ms,
-            [
-                PlanContact(
-                    c.contact_id, contact_reach(settings, c.timezones, c.phone_number, c.state)
-                )
-                for c in batch
-                if c.phone_number not in suppressed
-            ],
+            batch,
             state=PlannerState.from_json(start.planner_state) if start.planner_state else None,
             occupancy=occupancy,
             total=start.total if chunk == 0 else None,
-        )
-        result.unplaceable.extend(
-            Unplaceable(c.contact_id, "suppressed") for c in batch if c.phone_number in suppressed
         )
         outcome = self._write(campaign, settings, version, batch, result)
         more = len(batch) == self.chunk_size
@@ -224,6 +226,7 @@ class PlanningService:
                 chunk + 1,
                 ChunkStart(start.start_ms, after_seq, result.state.to_json(), planned, start.total),
             )
+            assert self.queue is not None, "planning needs the planning queue"
             self.queue.send_chunk(
                 {
                     "kind": "plan_chunk",
@@ -260,6 +263,7 @@ class PlanningService:
         batch = list(islice(not_dialled, self.chunk_size))
         self.writes.cancel(batch, self.clock.now())
         if len(batch) == self.chunk_size:
+            assert self.queue is not None, "planning needs the planning queue"
             self.queue.send_chunk(
                 {
                     "kind": "cancel",
@@ -269,9 +273,63 @@ class PlanningService:
                 }
             )
 
+    def preview(
+        self, campaign: CampaignRecord, settings: CampaignSettings, limit: int = PREVIEW_CONTACTS
+    ) -> Preview:
+        """The plan that planning the campaign now with `settings` would make, written
+        nowhere: the same contacts, occupancy, suppressions and rules as `start_plan` and
+        its chunks, planned in one go (chunks carry their state: the same plan). Covers
+        the first `limit` contacts to plan."""
+        tenant_id, campaign_id = campaign.tenant_id, campaign.campaign_id
+        usable = self._usable_settings(campaign, settings)
+        start_ms = to_epoch_ms(plan_start(usable, self.clock.now()))
+        found = islice(
+            self._candidates(tenant_id, campaign_id, ChunkStart(start_ms, 0, None, 0, 0)),
+            limit + 1,
+        )
+        contacts = list(found)
+        more = len(contacts) > limit
+        contacts = contacts[:limit]
+        occupancy = self._occupancy(campaign, usable, start_ms)
+        result = self._plan(tenant_id, usable, start_ms, contacts, None, occupancy, len(contacts))
+        return Preview(summarise(usable, result), len(contacts), more)
+
     # ------------------------------------------------------------------ internals
-    def _usable_settings(self, campaign: CampaignRecord) -> CampaignSettings:
-        settings = settings_of(campaign)
+    def _plan(
+        self,
+        tenant_id: str,
+        settings: CampaignSettings,
+        start_ms: int,
+        batch: list[ContactRecord],
+        state: PlannerState | None,
+        occupancy: Occupancy | None,
+        total: int | None,
+    ) -> PlanResult:
+        """The plan of a batch of contacts: every rule, and the tenant's do-not-call list
+        (a suppressed number is skipped, not planned)."""
+        suppressed = self.suppressions.suppressed_of(tenant_id, (c.phone_number for c in batch))
+        result = plan_contacts(
+            settings,
+            start_ms,
+            [
+                PlanContact(
+                    c.contact_id, contact_reach(settings, c.timezones, c.phone_number, c.state)
+                )
+                for c in batch
+                if c.phone_number not in suppressed
+            ],
+            state=state,
+            occupancy=occupancy,
+            total=total,
+        )
+        result.unplaceable.extend(
+            Unplaceable(c.contact_id, "suppressed") for c in batch if c.phone_number in suppressed
+        )
+        return result
+
+    def _usable_settings(
+        self, campaign: CampaignRecord, settings: CampaignSettings
+    ) -> CampaignSettings:
         rejected = self.rejected_numbers(campaign.tenant_id, campaign.campaign_id)
         if not rejected:
             return settings
