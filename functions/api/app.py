@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.api_keys import tenant_for_key
 from batchcalls.adapters.contact_file_bucket import ContactFileBucket
+from batchcalls.adapters.number_calls import TenantSettingsStore
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
@@ -40,6 +41,7 @@ from batchcalls.models.campaign import (
     PatchCampaignRequest,
     PreviewRequest,
     SuppressRequest,
+    TenantSettingsRequest,
 )
 from batchcalls.models.json_body import parse_json_body
 from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
@@ -57,6 +59,7 @@ from batchcalls.models.responses import (
     PlanPreview,
     SuppressionPage,
     SuppressionsReport,
+    TenantSettings,
 )
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
@@ -657,6 +660,45 @@ def list_suppressions(limit: Limit = 100, cursor: Cursor = None) -> dict[str, An
 def unsuppress_number(phone_number: str) -> Response[Any]:
     suppression_service().remove(tenant(), unquote(phone_number))
     return Response(status_code=204, body="")
+
+
+# ---------------------------------------------------------------------- tenant settings
+@cache
+def tenant_settings() -> TenantSettingsStore:
+    _settings()  # binds the tables
+    return TenantSettingsStore()
+
+
+@route(
+    "GET",
+    "/settings",
+    200,
+    TenantSettings,
+    "The tenant's settings",
+    (),
+    summary="Get the tenant's settings",
+    tags=["settings"],
+)
+def get_tenant_settings() -> dict[str, Any]:
+    return tenant_settings().get(tenant())
+
+
+@route(
+    "PATCH",
+    "/settings",
+    200,
+    TenantSettings,
+    "The tenant's settings, changed",
+    (400, 422),
+    summary="Change the tenant's settings",
+    description="Applies to every call dialled from now on, in every campaign of the tenant.",
+    tags=["settings"],
+)
+def patch_tenant_settings(request: Annotated[TenantSettingsRequest, Body()]) -> dict[str, Any]:
+    current = tenant_settings().get(tenant())
+    changed = {**current, **{name: getattr(request, name) for name in request.model_fields_set}}
+    tenant_settings().save(tenant(), changed)
+    return changed
 
 
 # ---------------------------------------------------------------------- the rest

@@ -28,6 +28,7 @@ from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.claims import ClaimStore
 from batchcalls.adapters.contact_moves import ContactMoves, contact_key
 from batchcalls.adapters.leases import DONE_KEEP_SECONDS, LIVE_PK, LeaseStore, Limits, WaitingCall
+from batchcalls.adapters.number_calls import NumberCallLog, NumberCalls
 from batchcalls.adapters.outbox import add_event
 from batchcalls.adapters.slot_store import SlotKey, SlotStore
 from batchcalls.adapters.suppressions import SuppressionStore
@@ -228,11 +229,14 @@ class DeliveryStore:
         rate: int,
         day: date,
         now: datetime,
+        number_calls: tuple[NumberCalls, list[int]] | None = None,
     ) -> None:
         """Contact queued -> in progress for this attempt, with its place (a new one, or
         the one reserved for it), a second under the campaign's rate, the call record and
-        the day's count, only while the number is not suppressed. Raises ConditionFailed:
-        "suppressed" (on the do-not-call list), "rate" (this second is full), "provider
+        the day's count (and, with `number_calls`, the number's calls of the last 24 hours
+        as read and as they become), only while the number is not suppressed. Raises
+        ConditionFailed: "suppressed" (on the do-not-call list), "number calls" (called
+        meanwhile from elsewhere), "rate" (this second is full), "provider
         place" / "campaign place" (no free place), "contact" or "lease" (a duplicate)."""
         attempt = Attempt.of(message)
         now_ms = to_epoch_ms(now)
@@ -261,6 +265,9 @@ class DeliveryStore:
         call_counters.count_call(tx, attempt.tenant_id, attempt.campaign_id, day)
         self.claims.remove(tx, message)
         SuppressionStore.require_not_suppressed(tx, attempt.tenant_id, contact.phone_number)
+        if number_calls is not None:
+            before, calls_ms = number_calls
+            NumberCallLog.record_in(tx, attempt.tenant_id, contact.phone_number, before, calls_ms)
         moves.commit()
 
     def count_redial(self, tenant_id: str, campaign_id: str, now: datetime, rate: int) -> None:
@@ -393,9 +400,10 @@ class DeliveryStore:
         booked_ms: int,
         now: datetime,
         lease: LeaseItem | None = None,
+        reason: str | None = None,
     ) -> None:
-        """A call that could not be placed in time is scheduled again at its next allowed
-        instant: from `queued`, or from `in_progress` when its dial was given up before the
+        """A call that could not be placed in time (or was held back: `reason`) is
+        scheduled again at its next allowed instant: from `queued`, or from `in_progress` when its dial was given up before the
         provider answered (`lease` is then its live place, freed; the attempt is not
         counted, and dialling it later reuses its call id, so the provider still places it
         once). The new slot, mark and booking are written; the old slot and booking go."""
@@ -408,6 +416,8 @@ class DeliveryStore:
         ]
         if retry.caller_id:
             actions.append(ContactRecord.caller_id.set(retry.caller_id))
+        if reason:
+            actions.append(ContactRecord.reason.set(reason))
         if lease is None:
             condition = _queued_for(attempt)
         else:

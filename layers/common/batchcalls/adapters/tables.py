@@ -293,6 +293,20 @@ class SuppressionItem(CoordinationRecord):
     created_at = UnicodeAttribute()
 
 
+class NumberCallsItem(CoordinationRecord):
+    """`numbercalls#<tenant>` / `<E.164>`: start times (epoch ms) of the number's calls in
+    the last 24 hours, every campaign of the tenant (adapters/number_calls)."""
+
+    calls_ms = ListAttribute(of=NumberAttribute, default=list)
+    version = NumberAttribute()
+
+
+class TenantSettingsItem(CoordinationRecord):
+    """`settings#<tenant>` / `settings`: the tenant's settings (`GET/PATCH /settings`)."""
+
+    max_calls_per_number_per_24h = NumberAttribute(null=True)
+
+
 class RecheckItem(CoordinationRecord):
     """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
     was between writing its slots and moving their contacts; read again by the sweeper."""
@@ -351,6 +365,8 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             PlanProgressItem,
             ImportItem,
             SuppressionItem,
+            NumberCallsItem,
+            TenantSettingsItem,
             RecheckItem,
         )
     },

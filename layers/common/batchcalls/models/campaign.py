@@ -504,6 +504,25 @@ class ContactFileRequest(ApiModel):
     ) = None
 
 
+class TenantSettingsRequest(ApiModel):
+    """Only the fields given change; `null` removes the cap."""
+
+    schema_examples: ClassVar[list[dict[str, Any]]] = [{"max_calls_per_number_per_24h": 2}]
+
+    max_calls_per_number_per_24h: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=100,
+                description="No number is called more often in any rolling 24 hours, "
+                "across all the tenant's campaigns (every attempt counts).",
+            ),
+        ]
+        | None
+    ) = None
+
+
 class SuppressRequest(ApiModel):
     schema_examples: ClassVar[list[dict[str, Any]]] = [
         {"phone_numbers": ["+12125550104", "+13125550188"]}

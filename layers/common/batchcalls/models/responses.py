@@ -342,6 +342,13 @@ class SuppressionPage(Answer):
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
 
 
+class TenantSettings(Answer):
+    max_calls_per_number_per_24h: int | None = Field(
+        description="Calls to one number in any rolling 24 hours, all campaigns; null: no "
+        "cap of the tenant's own (state limits still apply, docs/compliance.md)."
+    )
+
+
 class UnplaceableContact(Answer):
     contact_id: str
     reason: str = Field(description="`no_allowed_window`, `beyond_horizon`, `suppressed`...")

@@ -18,6 +18,7 @@ from typing import Any
 from batchcalls.adapters.campaign_store import CampaignStore
 from batchcalls.adapters.contact_moves import ContactCounts
 from batchcalls.adapters.delivery_store import DeliveryStore
+from batchcalls.adapters.number_calls import NumberCallLog, TenantSettingsStore
 from batchcalls.adapters.tables import SlotRecord
 from batchcalls.clock import Clock
 from batchcalls.services.delivery.common import (
@@ -66,6 +67,8 @@ class DeliveryService:
             store=store or DeliveryStore(),
             campaign_store=campaigns or CampaignStore(),
             counts=ContactCounts(),
+            tenant_settings=TenantSettingsStore(),
+            number_calls=NumberCallLog(),
         )
         self.places = Places(self.deps)
         self.completion = Completion(self.deps)

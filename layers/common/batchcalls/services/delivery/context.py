@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from batchcalls.adapters.campaign_store import CampaignStore
 from batchcalls.adapters.contact_moves import ContactCounts
 from batchcalls.adapters.delivery_store import DeliveryStore
+from batchcalls.adapters.number_calls import NumberCallLog, TenantSettingsStore
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.services.delivery.common import (
     CallQueue,
@@ -26,6 +27,8 @@ class Deps:
     store: DeliveryStore
     campaign_store: CampaignStore
     counts: ContactCounts
+    tenant_settings: TenantSettingsStore
+    number_calls: NumberCallLog
 
     def campaigns(self) -> Campaigns:
         """A fresh per-invocation cache of campaign records."""

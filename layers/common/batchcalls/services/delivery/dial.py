@@ -28,18 +28,22 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from batchcalls.adapters.campaign_store import settings_of
 from batchcalls.adapters.leases import LIVE_PK
+from batchcalls.adapters.number_calls import NumberCalls
 from batchcalls.adapters.provider_http import CallRequest
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, LeaseItem, plain_dict
 from batchcalls.adapters.transactions import ConditionFailed
 from batchcalls.clock import to_epoch_ms, to_iso
 from batchcalls.domain import leases as rules
 from batchcalls.domain.campaigns import DELIVERING
+from batchcalls.domain.frequency import FrequencyVerdict, frequency_limit, judge_call
 from batchcalls.domain.planning import allowed_until, campaign_day, contact_reach
+from batchcalls.domain.state_rules import max_calls_per_24h, states_with_rules
 from batchcalls.errors import Conflict
 from batchcalls.ids import call_id_for
 from batchcalls.models.campaign import CampaignSettings
@@ -105,7 +109,38 @@ class Caller:
             return self._send_again(message, 0, "deferred")  # this invocation is nearly over
         if not message.get("reserved") and self.leases.any_waiting():
             return self._wait(settings, message, now)  # calls that wait go first
-        return self._start(campaign, settings, contact, message, now, budget)
+        frequency = self._frequency(campaign, settings, contact, now_ms)
+        if frequency is not None and frequency.verdict.not_before_ms is not None:
+            return self._not_in_time(
+                campaign,
+                contact,
+                message,
+                now,
+                frequency.verdict.not_before_ms,
+                reason="frequency_limit",
+            )
+        return self._start(campaign, settings, contact, message, now, budget, frequency)
+
+    def _frequency(
+        self,
+        campaign: CampaignRecord,
+        settings: CampaignSettings,
+        contact: ContactRecord,
+        now_ms: int,
+    ) -> NumberCallsCheck | None:
+        """The number's calls of the last 24 hours judged against its limit (the tenant's,
+        and its states' with `state_rules`); None when no limit applies."""
+        tenant_cap = self.deps.tenant_settings.get(campaign.tenant_id)[
+            "max_calls_per_number_per_24h"
+        ]
+        state_cap = None
+        if settings.state_rules:
+            state_cap = max_calls_per_24h(states_with_rules(contact.phone_number, contact.state))
+        limit = frequency_limit(tenant_cap, state_cap)
+        if limit is None:
+            return None
+        before = self.deps.number_calls.recent(campaign.tenant_id, contact.phone_number)
+        return NumberCallsCheck(before, judge_call(before.calls_ms, now_ms, limit))
 
     def _allowed_until(
         self, settings: CampaignSettings, contact: ContactRecord, now_ms: int
@@ -122,6 +157,7 @@ class Caller:
         message: dict[str, Any],
         now: datetime,
         budget: float,
+        frequency: NumberCallsCheck | None = None,
     ) -> str:
         attempt = int(message["attempt"])
         lease_id = call_id_for(campaign.campaign_id, contact.contact_id, attempt)
@@ -153,12 +189,16 @@ class Caller:
                 settings.max_calls_per_second,
                 campaign_day(settings, now_ms),
                 now,
+                None if frequency is None else (frequency.before, frequency.verdict.calls_ms),
             )
         except ConditionFailed as lost:
             if lost.failed("suppressed"):
                 # On the do-not-call list since it was planned (an opt-out, a POST):
                 # never dialled, here or in any other campaign of the tenant.
                 return self._unqueue(campaign, contact, message, now, "skipped", "suppressed")
+            if lost.failed("number calls"):
+                # Another campaign called the number meanwhile: judge again.
+                return self._send_again(message, 1, "frequency_race")
             if lost.failed("rate"):
                 return self._pace(settings, message, now_ms)
             if lost.failed("provider place") or lost.failed("campaign place"):
@@ -420,11 +460,12 @@ class Caller:
         message: dict[str, Any],
         now: datetime,
         until: int | None,
+        reason: str | None = None,
     ) -> str:
-        """Its allowed time is over, or too close to its end for a dial: planned again from
-        the end of this stretch of allowed time."""
+        """Its allowed time is over, or too close to its end for a dial (or the number's
+        frequency limit holds it back: `reason`): planned again from `until`."""
         retry = self.replanning.not_placed_in_time(
-            campaign, contact, message, now, not_before_ms=until
+            campaign, contact, message, now, not_before_ms=until, reason=reason
         )
         if message.get("reserved"):
             self.places.admit_waiting(now)
@@ -447,6 +488,12 @@ class Caller:
                     self.store.release_reserved(lease)
                 self.places.admit_waiting(now)
         return what
+
+
+@dataclass(frozen=True)
+class NumberCallsCheck:
+    before: NumberCalls
+    verdict: FrequencyVerdict
 
 
 def _call_id(

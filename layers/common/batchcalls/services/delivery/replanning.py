@@ -69,6 +69,7 @@ class Replanning:
         now: datetime,
         lease: LeaseItem | None = None,
         not_before_ms: int | None = None,
+        reason: str | None = None,
     ) -> Retry | None:
         """Too late for its window (or its dial was given up): scheduled again at the next
         allowed instant from `not_before_ms` (default now; the end of a window too close to
@@ -88,7 +89,7 @@ class Replanning:
                         contact, message, "skipped", now, reason="no_allowed_window"
                     )
                 return None
-            self.deps.store.replan(contact, message, retry, booked_ms, now, lease)
+            self.deps.store.replan(contact, message, retry, booked_ms, now, lease, reason)
         except ConditionFailed:
             return None  # it moved on meanwhile (a duplicate, an outcome, a cancel)
         logger.info(
