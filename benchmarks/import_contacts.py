@@ -83,7 +83,7 @@ def parse_rate(path: Path, runs: int) -> tuple[float, float]:
     from batchcalls.domain.contacts import judge_row
 
     with path.open("rb") as f:
-        head = [f.readline() for _ in range(PARSE_ROWS + 1)]
+        head = [raw for _ in range(PARSE_ROWS + 1) if (raw := f.readline())]
     header, offset, line = read_csv_header(head)
     body = head[1:]
     numbers = [line.split(b",", 1)[0].decode() for line in body]
