@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 # checkov pins an older boto3 than the project's: it gets a virtual environment of its own.
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup setup-sam setup-checkov local demo test test-large faults lint format typecheck benchmark docs build deploy clean
+.PHONY: setup setup-sam setup-checkov local demo test test-large faults lint format typecheck benchmark bench docs build deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ typecheck:
 
 benchmark: setup
 	$(BIN)/python benchmarks/plan_benchmark.py
+
+## Every benchmark (medians of runs, latency model on), out/bench.md and out/bench.json;
+## docs/benchmarks.md. The contact-file import runs at 100,000 rows (BENCH_ARGS to change).
+bench: setup
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 ## docs/api.md's reference, generated from the OpenAPI document the API serves.
 docs: setup

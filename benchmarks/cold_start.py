@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMED_IMPORT = (
@@ -51,21 +52,39 @@ def code_bytes(folder: Path) -> int:
     )
 
 
+def measure(runs: int = 5) -> dict[str, Any]:
+    """boto3's import time, and each handler's (seconds), ratio to boto3 and code size."""
+    boto3 = import_seconds("boto3", runs)
+    handlers = {}
+    for folder in sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
+        seconds = import_seconds(f"functions.{folder.name}.app", runs)
+        handlers[folder.name] = {
+            "import_seconds": seconds,
+            "ratio_to_boto3": seconds / boto3,
+            "code_bytes": code_bytes(folder),
+        }
+    return {
+        "runs": runs,
+        "boto3_seconds": boto3,
+        "handlers": handlers,
+        "layer_code_bytes": code_bytes(ROOT / "layers" / "common" / "batchcalls"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    boto3 = import_seconds("boto3", args.runs)
-    print(f"import boto3 alone: {boto3 * 1000:.0f} ms (median of {args.runs})")
+    figures = measure(args.runs)
+    print(f"import boto3 alone: {figures['boto3_seconds'] * 1000:.0f} ms (median of {args.runs})")
     print(f"{'function':18s} {'import':>8s} {'vs boto3':>9s} {'own code':>9s}")
-    for folder in sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
-        seconds = import_seconds(f"functions.{folder.name}.app", args.runs)
+    for name, one in figures["handlers"].items():
         print(
-            f"{folder.name:18s} {seconds * 1000:6.0f} ms {seconds / boto3:8.2f}x "
-            f"{code_bytes(folder) / 1024:7.1f} KB"
+            f"{name:18s} {one['import_seconds'] * 1000:6.0f} ms {one['ratio_to_boto3']:8.2f}x "
+            f"{one['code_bytes'] / 1024:7.1f} KB"
         )
     print(
-        f"shared layer code (layers/common/batchcalls): {code_bytes(ROOT / 'layers' / 'common' / 'batchcalls') / 1024:.0f} KB"
+        f"shared layer code (layers/common/batchcalls): {figures['layer_code_bytes'] / 1024:.0f} KB"
     )
     return 0
 

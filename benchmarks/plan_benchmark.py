@@ -81,7 +81,8 @@ def mb(size: float) -> str:
     return f"{size / 1e6:,.1f} MB"
 
 
-def run(name: str, multi_zone: bool, count: int, baseline_count: int) -> None:
+def run(name: str, multi_zone: bool, count: int, baseline_count: int) -> dict[str, float]:
+    """One scenario, printed; its figures (seconds, bytes, ratio) returned."""
     print(f"\n=== {name} ===")
     settings = settings_for(multi_zone)
     contacts = scenario_contacts(count, multi_zone)
@@ -151,6 +152,31 @@ def run(name: str, multi_zone: bool, count: int, baseline_count: int) -> None:
     assert fast_prefix.due_ms == plan_contacts(settings, START, contacts).due_ms[: len(subset)]
     if not same:
         raise SystemExit("the fast planner and the baseline disagree")
+    return {
+        "contacts": count,
+        "planning_seconds": best,
+        "cold_planning_seconds": timings[0],
+        "slots_per_second": count / best,
+        "peak_traced_bytes": peak,
+        "max_rss_bytes": rss,
+        "baseline_contacts": len(subset),
+        "baseline_seconds": extrapolated,
+        "ratio": extrapolated / best,
+    }
+
+
+SCENARIOS = {
+    "one_zone": ("Scenario 1: America/New_York, over the 2026-11-01 fall-back", False),
+    "seven_zones": ("Scenario 2: respect_contact_timezone, contacts over seven US zones", True),
+}
+
+
+def measure(contacts: int = 1_000_000, baseline: int = 100_000) -> dict[str, dict[str, float]]:
+    """Both scenarios (printed as they run): their figures by scenario."""
+    return {
+        key: run(name, multi_zone, contacts, baseline)
+        for key, (name, multi_zone) in SCENARIOS.items()
+    }
 
 
 def main() -> None:
@@ -159,18 +185,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=100_000, help="contacts the baseline plans")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]}; planning from {START.isoformat()}")
-    run(
-        "Scenario 1: America/New_York, over the 2026-11-01 fall-back",
-        False,
-        args.contacts,
-        args.baseline,
-    )
-    run(
-        "Scenario 2: respect_contact_timezone, contacts over seven US zones",
-        True,
-        args.contacts,
-        args.baseline,
-    )
+    measure(args.contacts, args.baseline)
 
 
 if __name__ == "__main__":

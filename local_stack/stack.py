@@ -37,6 +37,7 @@ from local_stack.eventbus import EventTargets, iso_seconds, target_input
 from local_stack.faults import Faults, install_serial_executor
 from local_stack.http_api import RouteTable
 from local_stack.lambdas import Functions, Throttled, triggered
+from local_stack.latency import LatencyModel, latency_from_env
 from local_stack.loop import EventLoop
 from local_stack.moto_server import MotoServer
 from local_stack.provider import ProviderSettings, SimulatedProvider
@@ -228,11 +229,14 @@ class LocalStack:
         provider_secret: str | None = None,
         host: str = "127.0.0.1",
         max_visibility_seconds: int | None = None,
+        latency: str | Path | LatencyModel | None = None,
     ) -> None:
         """`max_visibility_seconds` caps the queues' visibility timeouts as the runtime
         applies them: a message a crashed invocation held comes back that soon at most
         (the fault suite's runs take simulated minutes instead of the planning queue's
-        90 minutes); None keeps the template's."""
+        90 minutes); None keeps the template's. `latency` ("aws", "off", a latency file
+        or a `LatencyModel`; None reads LOCAL_LATENCY, off by default) models each AWS
+        request's time on AWS (latency.py): `stack.latency`, None when off."""
         if clock not in ("real", "simulated"):
             raise ValueError("clock is 'real' or 'simulated'")
         self.host = host
@@ -250,6 +254,7 @@ class LocalStack:
         self.provider_secret = provider_secret or secrets.token_hex(24)
         self.provider_settings = provider or ProviderSettings.from_env(os.environ)
         self.max_visibility_seconds = max_visibility_seconds
+        self.latency = latency if isinstance(latency, LatencyModel) else latency_from_env(latency)
         self.startup_seconds = 0.0
         self.ledgers: dict[str, QueueLedger] = {}
         self.streams = StreamPollers()
@@ -357,6 +362,8 @@ class LocalStack:
             self.loop, self.provider_secret, self.provider_settings, self.faults
         )
         aws_requests.add_listener(self.faults)
+        if self.latency is not None:
+            self.latency.start()
         install_serial_executor(lambda: self.faults.serial)
 
         self.api = ApiApp(self)
@@ -543,6 +550,8 @@ class LocalStack:
         for ledger in self.ledgers.values():
             ledger.close()
         aws_requests.remove_listener(self.faults)
+        if self.latency is not None:
+            self.latency.stop()
         self.faults.serial = False
         moto_hooks.set_listener(None)
         if self._in_process is not None:

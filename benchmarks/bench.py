@@ -1,0 +1,287 @@
+"""Every benchmark in benchmarks/, each figure the median of several runs, written as a
+markdown and a JSON table with the machine's description (`make bench`).
+
+Run: .venv/bin/python benchmarks/bench.py [--runs 3] [--import-rows 100000] [--out out]
+
+Each run of a benchmark is a fresh interpreter (its peak memory is its own) calling the
+benchmark's `measure(...)`. The moto-backed ones (plan_requests, retry_requests,
+import_contacts) run with the local runtime's latency model (local_stack/latency.py) and
+report modelled AWS time beside the measured figures. Runs: the pure planner, the
+planner's requests and cold starts `--runs` times; the retry's requests once (request
+counts and modelled time are deterministic; it plans 11,000 contacts under moto, about
+2 minutes); the contact-file import once, at `--import-rows` rows (100,000 by default:
+1,000,000 takes about 20 minutes here). Ratios compare figures of the same run.
+Writes out/bench.md and out/bench.json, and prints the markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ONE_RUN = """
+import json, sys, importlib
+module = importlib.import_module(sys.argv[1])
+figures = module.measure(**json.loads(sys.argv[2]))
+with open(sys.argv[3], "w") as out:
+    json.dump(figures, out, default=str)
+"""
+
+
+def run_once(module: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`module.measure(**kwargs)` in a fresh interpreter (its output discarded)."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "benchmarks")]
+        ),
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        done = subprocess.run(
+            [sys.executable, "-c", ONE_RUN, module, json.dumps(kwargs), result.name],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{module} failed:\n{done.stderr[-3000:]}")
+        return json.loads(Path(result.name).read_text())  # type: ignore[no-any-return]
+
+
+def median_of(runs: list[Any]) -> Any:
+    """The median of each number across runs (same shapes); other values from the first."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {key: median_of([run[key] for run in runs]) for key in first}
+    if isinstance(first, bool) or not isinstance(first, int | float):
+        return first
+    return statistics.median(runs)
+
+
+def measure(module: str, runs: int, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`runs` runs of a benchmark's `measure(**kwargs)`, and the median of each figure."""
+    began = time.perf_counter()
+    results = []
+    for n in range(runs):
+        print(f"  {module} run {n + 1}/{runs} ...", file=sys.stderr, flush=True)
+        results.append(run_once(module, kwargs))
+    return {
+        "runs": runs,
+        "arguments": kwargs,
+        "seconds": time.perf_counter() - began,
+        "median": median_of(results),
+        "all": results,
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    memory_gb = None
+    with_proc = Path("/proc/cpuinfo")
+    if with_proc.exists():
+        for line in with_proc.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(benchmark, figure, value, target) rows."""
+    rows: list[tuple[str, str, str, str]] = []
+    plan = results["plan_benchmark"]["median"]
+    for key, label in (("one_zone", "one zone"), ("seven_zones", "7 US zones")):
+        s = plan[key]
+        name = f"pure planner, {s['contacts']:,} contacts, {label}"
+        rows += [
+            (name, "planning time", f"{s['planning_seconds']:.2f} s", "< 2 s"),
+            (name, "slots per second", f"{s['slots_per_second'] / 1e6:.2f} M", ""),
+            (name, "peak memory (tracemalloc)", f"{s['peak_traced_bytes'] / 1e6:.0f} MB", ""),
+            (name, "max RSS (incl. input)", f"{s['max_rss_bytes'] / 1e6:.0f} MB", "< 500 MB"),
+            (
+                name,
+                "vs per-contact baseline",
+                f"{s['ratio']:.0f}x ({s['baseline_seconds']:.1f} s, extrapolated from "
+                f"{s['baseline_contacts']:,})",
+                ">= 10x",
+            ),
+        ]
+    p = results["plan_requests"]["median"]
+    name = f"planner function under moto, {p['contacts']:,} contacts"
+    per_contact = p["modelled_aws_seconds"] / p["contacts"]
+    rows += [
+        (name, "AWS requests per 1,000 contacts", f"{p['total_per_1000']:.1f}", ""),
+        (
+            name,
+            "by operation, per 1,000",
+            ", ".join(f"{op} {n:.1f}" for op, n in p["per_1000"].items()),
+            "",
+        ),
+        (
+            name,
+            "modelled AWS time",
+            f"{p['modelled_aws_seconds']:.2f} s ({p['modelled_serial_seconds']:.2f} s if "
+            f"sequential: parallel writes {p['modelled_serial_seconds'] / p['modelled_aws_seconds']:.2f}x)",
+            "",
+        ),
+        (
+            name,
+            "modelled AWS time, 1,000,000 contacts (linear)",
+            f"{per_contact * 1e6 / 60:.1f} min",
+            "< 5 min (end-to-end run not built)",
+        ),
+        (name, "wall time under moto (create + plan)", f"{p['wall_seconds']:.1f} s", ""),
+    ]
+    r = results["retry_requests"]["median"]
+    sizes = sorted(r["sizes"], key=int)
+    for size in sizes:
+        one = r["sizes"][size]
+        rows.append(
+            (
+                f"one retry planned, campaign of {int(size):,}",
+                "requests; modelled AWS time",
+                f"{one['requests']} ({', '.join(f'{k} {v}' for k, v in one['requests_by_operation'].items())}); "
+                f"{one['modelled_aws_seconds'] * 1000:.0f} ms",
+                "",
+            )
+        )
+    rows.append(
+        (
+            "one retry planned",
+            f"requests, {int(sizes[-1]):,} vs {int(sizes[0]):,} contacts",
+            f"ratio {r['ratio']:.2f}",
+            "1.00 (must not grow)",
+        )
+    )
+    c = results["cold_start"]["median"]
+    rows.append(("cold start", "import boto3 alone", f"{c['boto3_seconds'] * 1000:.0f} ms", ""))
+    for handler, one in c["handlers"].items():
+        rows.append(
+            (
+                "cold start",
+                f"import functions/{handler}",
+                f"{one['import_seconds'] * 1000:.0f} ms ({one['ratio_to_boto3']:.2f}x boto3; "
+                f"own code {one['code_bytes'] / 1024:.1f} KB)",
+                "< 250 ms",
+            )
+        )
+    i = results["import_contacts"]["median"]
+    name = f"contact file import, {i['rows']:,} rows ({i['size_mb']:.0f} MB)"
+    rows += [
+        (
+            name,
+            "parse and validation",
+            f"{i['parse_rows_per_second']:,.0f} rows/s ({i['parse_ratio']:.2f}x phonenumbers.parse alone)",
+            "",
+        ),
+        (
+            name,
+            "end to end under moto",
+            f"{i['rows_per_second']:,.0f} rows/s ({i['seconds']:.0f} s, {i['chunks']} chunks)",
+            "",
+        ),
+        (
+            name,
+            "modelled AWS time",
+            f"{i['modelled_aws_seconds']:.1f} s (slowest chunk {i['max_invocation_modelled_seconds']:.2f} s); "
+            f"1,000,000 rows (linear): {i['modelled_aws_seconds'] * 1e6 / i['rows'] / 60:.1f} min",
+            "",
+        ),
+        (
+            name,
+            "DynamoDB requests per 1,000 rows",
+            f"{i['dynamodb_total_per_1000']:.2f} ({i['ratio_to_batch_minimum']:.2f}x the 25-item batch minimum of 40)",
+            "< 1x",
+        ),
+        (
+            name,
+            "peak RSS",
+            f"{i['rss_peak_mb']:.0f} MB (before the import {i['rss_before_mb']:.0f} MB)",
+            "",
+        ),
+        (name, "outcome", f"{i['status']}: {i['stored']:,} contacts stored", ""),
+    ]
+    return rows
+
+
+def markdown(description: dict[str, Any], command: str, results: dict[str, Any]) -> str:
+    runs = ", ".join(f"{name} {r['runs']}" for name, r in results.items())
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`{command}` on {description['date']}: {description['cpu']}, {description['cores']} "
+        f"cores, {description['memory_gb']} GB memory, Python {description['python']}, "
+        f"{description['os']}.",
+        "",
+        f"Each figure is the median of its benchmark's runs ({runs}). Modelled AWS time: the "
+        "local runtime's latency model (local_stack/latency.py, AWS's typical figures).",
+        "",
+        "| benchmark | figure | value | target |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {b} | {f} | {v} | {t} |" for b, f, v, t in table(results)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=1_000_000, help="the pure planner's")
+    parser.add_argument("--retry-sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--out", type=Path, default=ROOT / "out")
+    args = parser.parse_args(argv)
+    command = "make bench" if argv is None and len(sys.argv) == 1 else " ".join(sys.argv)
+    began = time.perf_counter()
+    description = machine()
+    results: dict[str, Any] = {}
+    plan_args = {"contacts": args.contacts, "baseline": min(100_000, args.contacts)}
+    results["plan_benchmark"] = measure("plan_benchmark", args.runs, plan_args)
+    results["plan_requests"] = measure("benchmarks.plan_requests", args.runs, {"contacts": 5000})
+    results["retry_requests"] = measure("benchmarks.retry_requests", 1, {"sizes": args.retry_sizes})
+    results["cold_start"] = measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 5)})
+    results["import_contacts"] = measure(
+        "benchmarks.import_contacts", 1, {"rows": args.import_rows, "runs": args.runs}
+    )
+    text = markdown(description, command, results)
+    total = time.perf_counter() - began
+    text += f"\nThe whole run took {total / 60:.1f} minutes.\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.md").write_text(text)
+    document = {"machine": description, "command": command, "seconds": total, **results}
+    (args.out / "bench.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(text)
+    print(f"written: {args.out / 'bench.md'}, {args.out / 'bench.json'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
