@@ -186,9 +186,6 @@ class ImportService:
         url = self.bucket.download_url(state.report_key) if state.report_key else None
         return {**state.view(), "report_url": url}
 
-    def of_campaign(self, record: CampaignRecord) -> list[dict[str, Any]]:
-        return [s.view() for s in self.imports.of_campaign(record.tenant_id, record.campaign_id)]
-
     # ------------------------------------------------------------------ the importer
     def on_object(self, raw_key: str, version_id: str | None, etag: str | None) -> None:
         """An object was put in the bucket (its S3 notification, maybe again)."""
