@@ -223,9 +223,10 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
         ),
         (
             name,
-            "peak RSS",
-            f"{i['rss_peak_mb']:.0f} MB (before the import {i['rss_before_mb']:.0f} MB)",
-            "",
+            "importer's memory",
+            f"{i['importer_rss_mb']:.0f} MB (handler {i['handler_rss_mb']:.0f} MB + import "
+            f"{i['import_growth_mb']:.0f} MB)",
+            "< 256 MB",
         ),
         (name, "outcome", f"{i['status']}: {i['stored']:,} contacts stored", ""),
     ]

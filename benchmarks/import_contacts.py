@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import resource
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ SERVER = (
     "sys.stdin.read()\n"  # until the benchmark closes the pipe
 )
 PARSE_ROWS = 200_000
+RESULT = "RESULT "
 TENANT = "tenant_bench"
 
 
@@ -118,20 +121,44 @@ def counting_requests() -> Iterator[Counter[str]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def peak_rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now (Linux). Not ru_maxrss: a child started by a
+    large parent begins with the parent's high-water mark."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def import_file(path: Path, rows: int) -> dict[str, Any]:
+class PeakRss:
+    """The highest `rss_mb` seen while it runs (sampled every 20 ms in a thread)."""
+
+    def __init__(self) -> None:
+        self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+
+
+def prepare(path: Path) -> dict[str, str]:
+    """The tables, the bucket, a draft campaign and the file uploaded (in this process)."""
     import boto3
-    from batchcalls.adapters.contact_file_bucket import ContactFileBucket
-    from batchcalls.adapters.contact_moves import ContactCounts
-    from batchcalls.adapters.import_store import ImportStore
     from batchcalls.adapters.tables import bind_tables
     from batchcalls.clock import SystemClock, use_clock
     from batchcalls.models.campaign import CreateCampaignRequest
     from batchcalls.services.campaigns import CampaignService
-    from batchcalls.services.imports import ImportService
     from batchcalls.settings import StorageSettings, load_settings
 
     from tests.support.aws import create_template_resources, environment_for
@@ -148,6 +175,23 @@ def import_file(path: Path, rows: int) -> dict[str, Any]:
     key = f"imports/{TENANT}/{campaign.campaign_id}/bench/{path.name}"
     s3.upload_file(str(path), "contacts", key)
     etag = s3.head_object(Bucket="contacts", Key=key)["ETag"]
+    return {"key": key, "etag": etag, "campaign_id": campaign.campaign_id}
+
+
+def import_only(spec: dict[str, str]) -> dict[str, Any]:
+    """The import alone, chunk after chunk, as the importer function runs it (this is the
+    child process: its peak RSS is the importer's, like a Lambda's "Max Memory Used")."""
+    from batchcalls.adapters.contact_file_bucket import ContactFileBucket
+    from batchcalls.adapters.contact_moves import ContactCounts
+    from batchcalls.adapters.import_store import ImportStore
+    from batchcalls.adapters.tables import bind_tables
+    from batchcalls.clock import SystemClock, use_clock
+    from batchcalls.services.imports import ImportService
+    from batchcalls.settings import StorageSettings, load_settings
+
+    bind_tables(load_settings(StorageSettings))
+    clock = SystemClock()
+    use_clock(clock)
 
     class Chunks:
         def __init__(self) -> None:
@@ -158,40 +202,88 @@ def import_file(path: Path, rows: int) -> dict[str, Any]:
 
     chunks = Chunks()
     importer = ImportService(clock, ContactFileBucket("contacts"), chunks)
-    rss_before = peak_rss_mb()
+    rss_before = rss_mb()
     began = time.perf_counter()
     handed_on = 0
     aws_requests.install()  # before counting_requests wraps the same entry point
     model = LatencyModel()
-    with model, counting_requests() as counted:
+    with PeakRss() as rss, model, counting_requests() as counted:
         with aws_requests.invocation("ImporterFunction"):
-            importer.on_object(key, None, etag)
+            importer.on_object(spec["key"], None, spec["etag"])
         while chunks.messages:
             handed_on += 1
             with aws_requests.invocation("ImporterFunction"):
                 importer.on_next_chunk(chunks.messages.pop())
     seconds = time.perf_counter() - began
-    [state] = ImportStore().of_campaign(TENANT, campaign.campaign_id)
-    stored = sum(ContactCounts().totals(TENANT, campaign.campaign_id).values())
+    rss_peak = rss.peak
+    [state] = ImportStore().of_campaign(TENANT, spec["campaign_id"])
+    stored = sum(ContactCounts().totals(TENANT, spec["campaign_id"]).values())
     return {
         "seconds": seconds,
         "chunks": handed_on + 1,
-        "state": state,
+        "status": state.status,
+        "accepted": state.accepted,
+        "duplicates": state.duplicates,
+        "invalid": state.invalid,
         "stored": stored,
-        "counted": counted,
+        "counted": dict(counted),
         "rss_before": rss_before,
-        "rss_peak": peak_rss_mb(),
+        "rss_peak": rss_peak,
         "modelled_aws_seconds": model.seconds,
         "modelled_serial_seconds": model.serial_seconds,
         "max_invocation_seconds": max((t.seconds for t in model.invocations.values()), default=0),
     }
 
 
+def handler_rss_mb() -> float:
+    """Peak RSS of a fresh interpreter that imports the importer function's handler, as
+    Lambda does at a cold start (the benchmark's own child also imports moto and the
+    local runtime, which the function never does)."""
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "print(int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024)"
+    )
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(ROOT / "functions" / "importer"),
+            str(ROOT / "layers" / "common"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(answer.stdout.strip().splitlines()[-1])
+
+
+def import_in_child(spec: dict[str, str]) -> dict[str, Any]:
+    answer = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--import-only", json.dumps(spec)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [line] = [x for x in answer.stdout.splitlines() if x.startswith(RESULT)]
+    return dict(json.loads(line[len(RESULT) :]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--import-only", help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
+    if args.import_only:
+        print(RESULT + json.dumps(import_only(json.loads(args.import_only))), flush=True)
+        return
     report(measure(args.rows, args.runs))
 
 
@@ -224,9 +316,8 @@ def measure(rows: int = 1_000_000, runs: int = 3) -> dict[str, Any]:
             path = Path(folder) / "contacts.csv"
             write_file(path, rows)
             size_mb = path.stat().st_size / 1e6
-            # The import first: peak RSS is the process's high-water mark, and the parse
-            # measurement holds its rows in memory.
-            result = import_file(path, rows)
+            result = import_in_child(prepare(path))
+            handler_mb = handler_rss_mb()
             ours, alone = parse_rate(path, runs)
     finally:
         # moto holds every item written (gigabytes at a million rows): freeing it all at
@@ -237,7 +328,7 @@ def measure(rows: int = 1_000_000, runs: int = 3) -> dict[str, Any]:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
             os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
-    state, counted = result["state"], result["counted"]
+    counted = result["counted"]
     dynamodb = {k: v for k, v in counted.items() if k.startswith("dynamodb.")}
     per_thousand = 1000 / rows
     total = sum(dynamodb.values())
@@ -250,13 +341,16 @@ def measure(rows: int = 1_000_000, runs: int = 3) -> dict[str, Any]:
         "seconds": result["seconds"],
         "rows_per_second": rows / result["seconds"],
         "chunks": result["chunks"],
-        "status": state.status,
-        "accepted": state.accepted,
-        "duplicates": state.duplicates,
-        "invalid": state.invalid,
+        "status": result["status"],
+        "accepted": result["accepted"],
+        "duplicates": result["duplicates"],
+        "invalid": result["invalid"],
         "stored": result["stored"],
         "rss_before_mb": result["rss_before"],
         "rss_peak_mb": result["rss_peak"],
+        "import_growth_mb": result["rss_peak"] - result["rss_before"],
+        "handler_rss_mb": handler_mb,
+        "importer_rss_mb": handler_mb + result["rss_peak"] - result["rss_before"],
         "dynamodb_per_1000": {
             k: v * per_thousand for k, v in sorted(dynamodb.items(), key=lambda kv: -kv[1])
         },
@@ -288,7 +382,7 @@ def report(f: dict[str, Any]) -> None:
         f"  import                 {f['status']}: {f['accepted']:,} accepted, {f['duplicates']:,} duplicates, {f['invalid']:,} invalid; {f['stored']:,} contacts stored"
     )
     print(
-        f"  peak RSS               {f['rss_peak_mb']:10.0f} MB (before the import: {f['rss_before_mb']:.0f} MB)"
+        f"  importer's memory      {f['importer_rss_mb']:10.0f} MB = its handler imported ({f['handler_rss_mb']:.0f} MB, fresh interpreter) + the import's growth ({f['import_growth_mb']:.0f} MB: peak RSS {f['rss_peak_mb']:.0f} MB of a process that started at {f['rss_before_mb']:.0f} MB with moto and the local runtime loaded)"
     )
     print("  DynamoDB requests per 1,000 rows:")
     for operation, n in f["dynamodb_per_1000"].items():
