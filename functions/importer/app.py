@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.contact_file_bucket import ContactFileBucket
@@ -45,15 +46,15 @@ def service() -> ImportService:
 
 
 def _objects(body: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
-    """(key, version id, ETag) of each object an S3 notification reports (none for S3's
-    test event)."""
-    found = []
-    for entry in body.get("Records") or []:
-        if not str(entry.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        s3_object = entry.get("s3", {}).get("object", {})
-        found.append((s3_object["key"], s3_object.get("versionId"), s3_object.get("eTag")))
-    return found
+    """(key as S3 sends it, version id, ETag) of each object an S3 notification reports
+    created (none for S3's test event, which has no records)."""
+    if not body.get("Records"):
+        return []
+    return [
+        (record.s3.get_object.key, record.s3.get_object.version_id, record.s3.get_object.etag)
+        for record in S3Event(body).records
+        if record.event_name.startswith("ObjectCreated")
+    ]
 
 
 def handle_record(record: SQSRecord) -> None:

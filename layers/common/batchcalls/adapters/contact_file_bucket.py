@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from batchcalls.domain.contact_files import GZIP_MAGIC, bounded_lines
+from batchcalls.domain.contact_files import bounded_lines
 
 URL_SECONDS = 15 * 60
 READ_BUFFER = 1 << 20
@@ -256,7 +256,3 @@ def _skip(stream: Any, count: int) -> None:
         if not chunk:
             return
         left -= len(chunk)
-
-
-def is_gzip(head: bytes) -> bool:
-    return head.startswith(GZIP_MAGIC)

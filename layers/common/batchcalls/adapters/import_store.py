@@ -15,7 +15,6 @@ from pynamodb.exceptions import DoesNotExist
 
 from batchcalls.adapters.tables import ImportItem
 from batchcalls.adapters.transactions import Transaction, conditional
-from batchcalls.clock import to_iso
 from batchcalls.errors import NotFound
 
 KEEP_SECONDS = 400 * 86_400  # an import's record outlives its campaign's usual life
@@ -146,7 +145,3 @@ class ImportStore:
 def _ttl(state: ImportState) -> int:
     keep = KEEP_PENDING_SECONDS if state.status == "pending" else KEEP_SECONDS
     return int(datetime.fromisoformat(state.updated_at.replace("Z", "+00:00")).timestamp()) + keep
-
-
-def stamp(now: datetime) -> str:
-    return to_iso(now)

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from batchcalls.adapters.campaign_store import Page, decode_cursor, encode_cursor
 from batchcalls.adapters.tables import SuppressionItem
 from batchcalls.adapters.transactions import Transaction, conditional, with_retries
 from batchcalls.clock import to_iso
-from batchcalls.errors import NotFound
 
 
 def suppressions_pk(tenant_id: str) -> str:
@@ -95,14 +92,6 @@ class SuppressionStore:
             items = items[:limit]
             return Page(items, encode_cursor({"after": items[-1].phone_number}))
         return Page(items, None)
-
-    def get(self, tenant_id: str, phone_number: str) -> Suppression:
-        try:
-            return _suppression(
-                SuppressionItem.get(suppressions_pk(tenant_id), phone_number, consistent_read=True)
-            )
-        except DoesNotExist:
-            raise NotFound("no such suppressed number") from None
 
     # ------------------------------------------------------------------ writes
     def add_many(

@@ -60,7 +60,7 @@ def judge_row(row: Any, default_region: str | None = None) -> NewContact | str:
         name=contact.name,
         timezone=contact.timezone,
         variables=dict(contact.variables or {}),
-        timezones=(contact.timezone,) if contact.timezone else number.timezones,
+        timezones=number.zones_for(contact.timezone),
         state=contact.state,
     )
 

@@ -35,6 +35,12 @@ class ReadNumber:
     e164: str
     timezones: tuple[str, ...]
 
+    def zones_for(self, given: str | None) -> tuple[str, ...]:
+        """API.md "Timezones of a contact": the contact's own zone when given, else the
+        number's (empty: the campaign's, resolved when read, so a PATCH of the campaign's
+        timezone reaches these contacts too)."""
+        return (given,) if given else self.timezones
+
 
 def read_number(raw: object, default_region: str | None = None) -> ReadNumber:
     """The number in E.164 with its timezones, or InvalidPhoneNumber with the reason. A
@@ -102,10 +108,9 @@ def is_known_timezone(name: object) -> bool:
 
 
 def timezones_for_contact(e164: str, given: str | None) -> tuple[str, ...]:
-    """API.md "Timezones of a contact": the given zone, else the number's zones; empty
-    means "the campaign's timezone" (resolved when read, so a PATCH of the campaign's
-    timezone reaches these contacts too). Worked out once, when the contact is stored."""
-    return (given,) if given else read_number(e164).timezones
+    """The zones of a contact with this number (`ReadNumber.zones_for`), worked out once,
+    when the contact is stored."""
+    return read_number(e164).zones_for(given)
 
 
 def effective_timezones(stored: Iterable[object], campaign_timezone: str) -> tuple[str, ...]:
