@@ -13,7 +13,6 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -103,16 +102,24 @@ _methods_by_path: dict[str, set[str]] = {}
 
 
 KEY_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
-SECURITY_SCHEMES: dict[str, Any] = {
-    "bearerAuth": HTTPBearer(description="`Authorization: Bearer <api key>`"),
-    "apiKeyAuth": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
-    "providerSignature": APIKey(
-        name="X-Signature",
-        **{"in": APIKeyIn.header},
-        description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the '
-        "provider secret>`; older than 300 s or not matching is a 401.",
-    ),
-}
+
+
+def _security_schemes() -> dict[str, Any]:
+    """The document's security schemes. Powertools' OpenAPI models are imported only
+    when the document is written: they are most of this handler's cold start otherwise
+    (docs/benchmarks.md, "Cold start")."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+    return {
+        "bearerAuth": HTTPBearer(description="`Authorization: Bearer <api key>`"),
+        "apiKeyAuth": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
+        "providerSignature": APIKey(
+            name="X-Signature",
+            **{"in": APIKeyIn.header},
+            description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the '
+            "provider secret>`; older than 300 s or not matching is a 401.",
+        ),
+    }
 
 
 def documented(
@@ -781,7 +788,7 @@ def _openapi_json() -> str:
             title="Batch calls API",
             version="1.0.0",
             description=API_DESCRIPTION,
-            security_schemes=SECURITY_SCHEMES,
+            security_schemes=_security_schemes(),
         )
     )
     for operations in document["paths"].values():

@@ -4,10 +4,13 @@ personal data (phone numbers, names, contact variables, call summaries) in every
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 # A phone number as the service writes it (E.164) anywhere in a string, even in a
 # traceback or a message that quotes a body. Bare digit runs are left alone: epoch
@@ -78,6 +81,44 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         return self.json_serializer(mask_personal_data(log))
 
 
+class _Untraced(BaseSegment):
+    """A segment that records nothing."""
+
+    def close(self, end_time: int | None = None) -> None: ...
+    def add_subsegment(self, subsegment: Any) -> None: ...
+    def remove_subsegment(self, subsegment: Any) -> None: ...
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None: ...
+
+
+class NoTracing(BaseProvider):
+    """The tracer's provider when tracing is off (outside Lambda, or
+    POWERTOOLS_TRACE_DISABLED): Powertools' own default, the X-Ray recorder, is imported
+    even then and costs a cold start about 150 ms (docs/benchmarks.md, "Cold start")."""
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        yield _Untraced()
+
+    def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> Any:
+        raise NotImplementedError("no async handlers here")
+
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def patch(self, modules: Sequence[str]) -> None: ...
+    def patch_all(self) -> None: ...
+
+
+def _tracer() -> Tracer:
+    """Powertools' tracer: the X-Ray recorder when tracing is on (in Lambda, the
+    template's `Tracing: Active`), otherwise one that records nothing and never loads
+    the X-Ray SDK."""
+    if Tracer._is_tracer_disabled():
+        return Tracer(disabled=True, auto_patch=False, provider=NoTracing())
+    return Tracer()
+
+
 logger = Logger(logger_formatter=MaskingFormatter())
-tracer = Tracer()
+tracer = _tracer()
 metrics = Metrics(namespace="BatchCalls")

@@ -20,6 +20,8 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
+        # Validators are built on first use: a handler pays only for the models it uses.
+        defer_build=True,
         json_schema_extra=lambda schema, model: _document(schema, model),
     )
     extra_spellings: ClassVar[dict[str, tuple[str, ...]]] = {}

@@ -233,10 +233,11 @@ class ContactIn(ApiModel):
 
 # Rows are judged one by one (a bad row is reported, the others are kept), so the body
 # takes any list; the document shows what a good row is.
-ContactRows = Annotated[
-    list[Any],
-    Field(max_length=MAX_CONTACTS_PER_REQUEST),
-    WithJsonSchema(
+# (The schema is worked out when the document is, not at import: handlers that never
+# write the document don't pay for it.)
+def _contact_rows_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(
         {
             "type": "array",
             "maxItems": MAX_CONTACTS_PER_REQUEST,
@@ -244,7 +245,12 @@ ContactRows = Annotated[
             "description": "Judged row by row: an invalid row is reported in the answer "
             "(`invalid`), the others are stored.",
         }
-    ),
+    )
+
+
+ContactRows = Annotated[
+    list[Any],
+    Field(max_length=MAX_CONTACTS_PER_REQUEST, json_schema_extra=_contact_rows_schema),
 ]
 
 
@@ -547,7 +553,7 @@ class SuppressRequest(ApiModel):
 class CampaignSettings(BaseModel):
     """A campaign's settings after defaults: what the planner and delivery read."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str | None = None
     agent_id: str | None = None

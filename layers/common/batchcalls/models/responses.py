@@ -30,7 +30,7 @@ ERROR_CODES = {
 class Answer(BaseModel):
     """Every answer lists all of its fields, and no other."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ErrorDetail(Answer):

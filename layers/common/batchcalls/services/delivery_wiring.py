@@ -3,15 +3,19 @@ handler loads its own settings model: only what it uses is in its environment)."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from batchcalls.adapters.call_queue import SqsCallQueue
 from batchcalls.adapters.events_bus import EventBus, WebhookSender
 from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.provider_http import HttpProvider, ProviderSecret
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
-from batchcalls.services.delivery import DeadLetters, DeliveryConfig, DeliveryService
 from batchcalls.services.publishing import EventPublisher
 from batchcalls.settings import DeliverySettings, PublisherSettings, SweeperSettings, load_settings
+
+if TYPE_CHECKING:
+    from batchcalls.services.delivery import DeadLetters, DeliveryService
 
 
 def build_publisher(settings: PublisherSettings | SweeperSettings) -> EventPublisher:
@@ -27,6 +31,10 @@ def build_delivery_service(
     publisher: EventPublisher | None = None,
     dead_letters: DeadLetters | None = None,
 ) -> DeliveryService:
+    # Imported here: the publisher, built from this module too, never delivers (its cold
+    # start skips the delivery rules; docs/benchmarks.md, "Cold start").
+    from batchcalls.services.delivery import DeliveryConfig, DeliveryService
+
     return DeliveryService(
         clock=current_clock(),
         config=DeliveryConfig(
