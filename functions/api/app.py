@@ -47,6 +47,7 @@ from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
 from batchcalls.models.responses import (
     ERROR_CODES,
     Campaign,
+    CampaignAnalytics,
     CampaignPage,
     Contact,
     ContactFileUpload,
@@ -62,6 +63,7 @@ from batchcalls.models.responses import (
 )
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
+from batchcalls.services.analytics import AnalyticsService
 from batchcalls.services.campaigns import CampaignService
 from batchcalls.services.imports import ImportService
 from batchcalls.services.suppressions import SuppressionService
@@ -181,6 +183,12 @@ def service() -> CampaignService:
 def _default_service() -> CampaignService:
     _settings()  # binds the tables
     return CampaignService(current_clock())
+
+
+@cache
+def analytics_service() -> AnalyticsService:
+    _settings()  # binds the tables
+    return AnalyticsService()
 
 
 @cache
@@ -498,6 +506,25 @@ def preview_campaign(
     campaign_id: str, request: Annotated[PreviewRequest | None, Body()] = None
 ) -> dict[str, Any]:
     return service().preview(tenant(), campaign_ref(campaign_id), request)
+
+
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>/analytics",
+    200,
+    CampaignAnalytics,
+    "The campaign's figures",
+    (404,),
+    summary="Campaign analytics",
+    description="Contacts by status, attempts by outcome and per contact, the answer rate, "
+    "call durations (mean, p50, p95 from a fixed histogram), calls planned, placed and "
+    "completed per local day and hour of the campaign's timezone, the finish estimate and "
+    "webhook delivery counts. Answered from counters kept as calls happen, never from a "
+    "read of the contacts.",
+    tags=["campaigns"],
+)
+def campaign_analytics(campaign_id: str) -> dict[str, Any]:
+    return analytics_service().of(tenant(), campaign_ref(campaign_id))
 
 
 # ---------------------------------------------------------------------- contacts

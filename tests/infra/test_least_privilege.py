@@ -259,6 +259,8 @@ def scenario(stack: LocalStack) -> None:
     api("DELETE", f"{campaign}/contacts/{cancelled['id']}")
     api("PATCH", campaign, {"name": "renamed", "priority": 7})
     api("PATCH", campaign, {"end_time": "21:00"})  # a scheduling field: re-planned
+    # Analytics while calls are planned (the finish estimate reads the last one's slots).
+    assert api("GET", f"{campaign}/analytics")["finish_estimate"] is not None
 
     stack.advance(25 * 60)
     assert campaign_status(api, created["id"]) == "completed"
@@ -335,7 +337,7 @@ def scenario(stack: LocalStack) -> None:
     stack.advance(CALL_TIMEOUT_SECONDS + 3 * 60)
     assert campaign_status(api, silent["id"]) == "completed"
 
-    # Every caller ID refused: the caller ends the attempt itself (its events, completion).
+    # Every caller ID refused: the campaign fails (batch.failed), its contacts cancelled.
     refused = api(
         "POST",
         "/batch-calls",
@@ -347,7 +349,7 @@ def scenario(stack: LocalStack) -> None:
         201,
     )
     stack.advance(60)
-    assert campaign_status(api, refused["id"]) == "completed"
+    assert campaign_status(api, refused["id"]) == "failed"
 
     # A window that closes while calls wait for a place: the caller re-plans them into
     # the next day's window.

@@ -81,6 +81,16 @@ class FakeBus:
         return taken
 
 
+class FakeCommands:
+    """The planning queue: the planner's requests, kept."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_command(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
 class FakeDeadLetters:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -110,6 +120,7 @@ class World:
         self.provider = FakeProvider()
         self.events = FakeBus()
         self.webhooks = FakeWebhooks()
+        self.commands = FakeCommands()
         self.dead_letters = FakeDeadLetters()
         self.service = DeliveryService(
             clock,
@@ -120,7 +131,7 @@ class World:
             ),
             self.queue,
             self.provider,
-            publisher=EventPublisher(self.events, self.webhooks),
+            publisher=EventPublisher(self.events, self.webhooks, self.commands),
             dead_letters=self.dead_letters,
         )
         self.campaigns = CampaignStore()
@@ -571,7 +582,10 @@ def test_an_outcome_is_recorded_once_and_emits_one_event(world):
         "completed",
         42,
     )
-    assert [d["event"] for d in world.events.put_details] == ["call.completed", "batch.completed"]
+    events = [d["event"] for d in world.events.put_details]
+    assert events == ["call.completed", "batch.completed", "campaign.status_changed"]
+    changed = world.events.put_details[2]
+    assert (changed["batchId"], changed["from"], changed["to"]) == (campaign, "active", "completed")
     call = world.events.put_details[0]
     assert call["status"] == "COMPLETED" and call["callId"] == call_id and call["attempt"] == 1
     assert world.events.put_details[1]["statistics"] == {
@@ -685,3 +699,96 @@ def test_a_call_message_in_the_dead_letter_queue_is_sent_again_then_given_up(wor
     contact = world.contact(campaign, "+12025550114")
     assert (contact.status, contact.reason) == ("failed", "undeliverable")
     assert world.dead_letters.deleted == 2
+
+
+# ---------------------------------------------------------------- the campaign cannot go on
+def test_a_provider_refusing_the_agent_fails_the_campaign_with_batch_failed(world):
+    # Given two calls due, and a provider that does not know the campaign's agent
+    campaign = world.campaign(
+        ["+12025550114", "+12025550124"],
+        [0, 0.5],
+        webhooks={"on_batch_failed": "https://hooks.example.com/failed"},
+    )
+    world.provider.answer = PlaceResult(
+        "blocked", 404, "HTTP 404 agent_not_found", "agent_not_found"
+    )
+    # When the calls are dialled
+    world.tick()
+    world.deliver_due()
+    world.publish()
+    # Then the campaign failed, once, with batch.failed and its status change
+    assert world.campaigns.get(TENANT, campaign).status == "failed"
+    failed = [d for d in world.events.put_details if d["event"] == "batch.failed"]
+    assert len(failed) == 1
+    assert failed[0]["batchId"] == campaign
+    assert failed[0]["error"].startswith("agent_not_found: ")
+    assert set(failed[0]) == {"event", "eventId", "occurredAt", "batchId", "error"}
+    changes = [
+        (d["from"], d["to"])
+        for d in world.events.put_details
+        if d["event"] == "campaign.status_changed"
+    ]
+    assert changes == [("active", "failed")]
+    assert ("https://hooks.example.com/failed", failed[0]) in world.webhooks.sent
+    # (and the planner asked to cancel whatever is not dialled yet)
+    assert [(c["kind"], c["campaign_id"]) for c in world.commands.sent] == [("cancel", campaign)]
+    # And no contact is lost: neither was called, both are cancelled, no attempt counted
+    assert world.counts(campaign) == {"cancelled": 2}
+    dialled = world.contact(campaign, "+12025550114")
+    assert (dialled.reason, int(dialled.attempts or 0)) == ("campaign_failed", 0)
+    assert not [d for d in world.events.put_details if d["event"] == "call.completed"]
+    assert world.service.deps.store.leases.leases() == []
+
+
+def test_every_outbound_number_refused_fails_the_campaign(world):
+    # Given a provider that refuses both outbound numbers of the campaign
+    campaign = world.campaign(["+12025550114"], [0])
+    world.provider.reject_from = set(NUMBERS)
+    # When the call is dialled
+    world.tick()
+    world.deliver_due()
+    world.publish()
+    # Then both numbers were tried, and the campaign failed with batch.failed
+    assert world.campaigns.get(TENANT, campaign).status == "failed"
+    [failed] = [d for d in world.events.put_details if d["event"] == "batch.failed"]
+    assert failed["error"].startswith("from_rejected: ")
+    assert world.counts(campaign) == {"cancelled": 1}
+
+
+# ---------------------------------------------------------------- analytics counters
+def test_analytics_count_each_attempt_once_even_when_its_outcome_comes_twice(world, clock):
+    from batchcalls.services.analytics import AnalyticsService
+
+    # Given a contact answered at its second attempt, and one that never answers
+    campaign = world.campaign(
+        ["+12025550111", "+12025550121"],
+        [0, 0.5],
+        retry_strategy={"max_attempts": 2, "no_answer_delay": 60_000, "busy_delay": 0},
+    )
+    world.tick()
+    world.deliver_due()
+    for phone in ("+12025550111", "+12025550121"):
+        # When every outcome is posted twice
+        for _ in range(2):
+            world.callback(call_id_of(world, campaign, phone), "no_answer", duration_seconds=0)
+    clock.advance(60)
+    world.tick()
+    world.deliver_due()
+    answered = call_id_of(world, campaign, "+12025550111", 2)
+    for _ in range(2):
+        world.callback(answered, "completed", duration_seconds=75)
+        world.callback(call_id_of(world, campaign, "+12025550121", 2), "no_answer")
+    # Then each attempt counts once
+    figures = AnalyticsService().of(TENANT, campaign)
+    assert figures["attempts"] == {
+        "total": 4,
+        "by_outcome": {"completed": 1, "no_answer": 3, "busy": 0, "failed": 0, "unknown": 0},
+        "per_contact": {"1": 0, "2": 2},
+    }
+    assert figures["answer_rate"] == 0.25
+    assert figures["duration_seconds"] == {"mean": 75.0, "p50": 75.0, "p95": 75.0}
+    assert figures["contacts"]["completed"] == 1 and figures["contacts"]["failed"] == 1
+    assert sum(day["placed"] for day in figures["per_day"]) == 4
+    assert sum(day["completed"] for day in figures["per_day"]) == 1
+    assert sum(day["planned"] for day in figures["per_day"]) == 4
+    assert figures["finish_estimate"] is None

@@ -21,6 +21,11 @@ ECHO = {"error": {"code": "busy", "message": "cannot call +12125550104 for Ada (
         (400, b'{"error": {"code": "+12125550104"}}', "refused", "HTTP 400"),
         (400, b'{"error": "+12125550104"}', "refused", "HTTP 400"),
         (500, b"[" * 100_000, "unavailable", "HTTP 500"),
+        # The agent or our credentials refused: the campaign cannot go on.
+        (401, b"", "blocked", "HTTP 401"),
+        (403, b'{"error": {"code": "forbidden"}}', "blocked", "HTTP 403 forbidden"),
+        (404, b'{"error": {"code": "agent_not_found"}}', "blocked", "HTTP 404 agent_not_found"),
+        (422, b'{"error": {"code": "unauthorized"}}', "blocked", "HTTP 422 unauthorized"),
     ],
 )
 def test_an_error_answer_keeps_its_status_and_code_and_never_its_body(

@@ -21,7 +21,9 @@ from batchcalls.concurrency import parallel_map
 from batchcalls.domain.bookings import minute_of
 
 WRITE_THREADS = 8
-KEEP_SECONDS = 2 * 86_400
+# Planning reads a minute's booking for two days at most (its campaign day's cap);
+# analytics read them as the calls planned per day and hour for as long as this.
+KEEP_SECONDS = 90 * 86_400
 
 
 def _pk(tenant_id: str, campaign_id: str) -> str:
@@ -29,8 +31,8 @@ def _pk(tenant_id: str, campaign_id: str) -> str:
 
 
 def _expires(minute: str) -> int:
-    """A minute's booking is read for its campaign day's cap (a day is at most 25 h): it
-    is dropped by TTL two days after the minute."""
+    """A minute's booking is read for its campaign day's cap (a day is at most 25 h), and
+    by analytics: it is dropped by TTL 90 days after the minute."""
     start = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
     return int(start.timestamp()) + KEEP_SECONDS
 

@@ -18,6 +18,7 @@ from batchcalls.adapters.outbox import add_command, add_event
 from batchcalls.adapters.tables import CampaignRecord
 from batchcalls.adapters.transactions import ConditionFailed, Transaction, transaction
 from batchcalls.clock import to_epoch_ms, to_iso
+from batchcalls.domain.outcomes import batch_failed_body, status_changed_body
 from batchcalls.errors import Conflict, InvalidCursor, NotFound
 from batchcalls.models.campaign import CampaignSettings
 
@@ -156,9 +157,47 @@ class CampaignStore:
         now: datetime,
         extra: list[Any] | None = None,
     ) -> None:
-        """Move to `status` only if the stored status is still one of `allowed`."""
-        actions = [CampaignRecord.status.set(status), CampaignRecord.updated_at.set(to_iso(now))]
-        self._update(record, actions + (extra or []), allowed)
+        """Move to `status` only if the stored status is still one of `allowed`, with its
+        `campaign.status_changed` event. Raises Conflict."""
+
+        def write(current: CampaignRecord) -> None:
+            tx = transaction("campaign transition")
+            actions = [
+                CampaignRecord.status.set(status),
+                CampaignRecord.updated_at.set(to_iso(now)),
+                *(extra or []),
+            ]
+            tx.update(current, actions, CampaignRecord.status == current.status, label="campaign")
+            add_status_changed(tx, current, status, now)
+            tx.commit()
+
+        self._from_current(record, allowed, write)
+
+    def _from_current(
+        self,
+        record: CampaignRecord,
+        allowed: Iterable[str],
+        write: Callable[[CampaignRecord], None],
+    ) -> None:
+        """`write(record)`, conditional on the status read (so its event names the status
+        it leaves); when that moved on to another allowed status meanwhile (scheduled ->
+        active), read again and write from there. Raises Conflict."""
+        allowed = frozenset(allowed)
+        current = record
+        for _ in range(3):
+            if current.status not in allowed:
+                break
+            try:
+                write(current)
+                return
+            except ConditionFailed:
+                try:
+                    current = self.get(record.tenant_id, record.campaign_id)
+                except NotFound:
+                    break
+        raise Conflict(
+            f"the campaign is no longer {' or '.join(sorted(allowed))} (or changed meanwhile)"
+        )
 
     def request_plan(
         self,
@@ -197,20 +236,20 @@ class CampaignStore:
             ),
             CampaignRecord.updated_at.set(to_iso(now)),
         ]
+        condition = CampaignRecord.status.is_in(*allowed) & (
+            CampaignRecord.plan_version == int(record.plan_version)
+        )
         if status is not None:
             actions.append(CampaignRecord.status.set(status))
+            condition = condition & (CampaignRecord.status == record.status)
+            if status != record.status:
+                add_status_changed(tx, record, status, now)
         if settings is not None:
             actions += [
                 CampaignRecord.settings.set(_settings_json(settings)),
                 CampaignRecord.tags.set(list(settings.tags)),  # type: ignore[arg-type]
             ]
-        tx.update(
-            record,
-            actions,
-            CampaignRecord.status.is_in(*allowed)
-            & (CampaignRecord.plan_version == int(record.plan_version)),
-            label="campaign",
-        )
+        tx.update(record, actions, condition, label="campaign")
         command = {
             "kind": "plan",
             "tenant_id": record.tenant_id,
@@ -223,21 +262,52 @@ class CampaignStore:
 
     def cancel(self, record: CampaignRecord, allowed: Iterable[str], now: datetime) -> None:
         """Cancelled, and the planner asked to cancel every contact not yet dialled, in one
-        transaction. Raises Conflict."""
-        tx = transaction("cancel campaign")
-        tx.update(
-            record,
-            [CampaignRecord.status.set("cancelled"), CampaignRecord.updated_at.set(to_iso(now))],
-            CampaignRecord.status.is_in(*allowed),
-            label="campaign",
-        )
-        command = {
-            "kind": "cancel",
-            "tenant_id": record.tenant_id,
-            "campaign_id": record.campaign_id,
-        }
-        add_command(tx, command, to_epoch_ms(now))
-        self._commit(tx, allowed)
+        transaction (with `campaign.status_changed`). Raises Conflict."""
+
+        def write(current: CampaignRecord) -> None:
+            tx = transaction("cancel campaign")
+            tx.update(
+                current,
+                [
+                    CampaignRecord.status.set("cancelled"),
+                    CampaignRecord.updated_at.set(to_iso(now)),
+                ],
+                CampaignRecord.status == current.status,
+                label="campaign",
+            )
+            add_status_changed(tx, current, "cancelled", now)
+            add_command(tx, _cancel_contacts(current), to_epoch_ms(now))
+            tx.commit()
+
+        self._from_current(record, allowed, write)
+
+    def fail(
+        self, record: CampaignRecord, error: str, webhook_url: str | None, now: datetime
+    ) -> None:
+        """scheduled or active -> failed (the campaign cannot go on), with `batch.failed`,
+        `campaign.status_changed` and the planner asked to cancel every contact not yet
+        dialled, in one transaction. Raises Conflict when it is no longer delivering."""
+
+        def write(current: CampaignRecord) -> None:
+            tx = transaction("fail campaign")
+            tx.update(
+                current,
+                [
+                    CampaignRecord.status.set("failed"),
+                    CampaignRecord.updated_at.set(to_iso(now)),
+                    CampaignRecord.finished_at.set(to_iso(now)),
+                    CampaignRecord.failure.set(error),
+                ],
+                CampaignRecord.status == current.status,
+                label="campaign",
+            )
+            add_status_changed(tx, current, "failed", now)
+            body = batch_failed_body(current.campaign_id, error, to_iso(now))
+            add_event(tx, body, webhook_url, to_epoch_ms(now))
+            add_command(tx, _cancel_contacts(current), to_epoch_ms(now))
+            tx.commit()
+
+        self._from_current(record, ("scheduled", "active"), write)
 
     @staticmethod
     def _commit(tx: Transaction, allowed: Iterable[str]) -> None:
@@ -302,6 +372,7 @@ class CampaignStore:
         )
         ContactCounts().require_none_open(tx, record.tenant_id, record.campaign_id)
         add_event(tx, event, webhook_url, now_ms)
+        add_status_changed(tx, record, "completed", now)
         tx.commit()
 
     def set_planning(self, record: CampaignRecord, planning: dict[str, Any]) -> None:
@@ -316,3 +387,16 @@ class CampaignStore:
             if _conditional_failure(error):
                 raise Conflict("a newer plan replaced this one") from None
             raise
+
+
+def add_status_changed(tx: Transaction, record: CampaignRecord, status: str, now: datetime) -> None:
+    """`campaign.status_changed` from the status read to `status`, sent if `tx` commits."""
+    body = status_changed_body(
+        record.campaign_id, record.status, status, to_iso(now), to_epoch_ms(now)
+    )
+    add_event(tx, body, None, to_epoch_ms(now))
+
+
+def _cancel_contacts(record: CampaignRecord) -> dict[str, Any]:
+    """The planner's request to cancel every contact of the campaign not yet dialled."""
+    return {"kind": "cancel", "tenant_id": record.tenant_id, "campaign_id": record.campaign_id}

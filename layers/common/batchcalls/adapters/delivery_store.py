@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from batchcalls.adapters import call_counters
+from batchcalls.adapters import analytics_counters, call_counters
 from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.claims import ClaimStore
 from batchcalls.adapters.contact_moves import ContactMoves, contact_key
@@ -263,6 +263,9 @@ class DeliveryStore:
         moves.move(contact, "in_progress", now, actions, _queued_for(attempt))
         self.leases.record_call(tx, call_id, lease.sk, message, now_ms // 1000 + 7 * 86_400)
         call_counters.count_call(tx, attempt.tenant_id, attempt.campaign_id, day)
+        analytics_counters.count_placed(
+            tx, attempt.tenant_id, attempt.campaign_id, contact.contact_id, now_ms
+        )
         self.claims.remove(tx, message)
         SuppressionStore.require_not_suppressed(tx, attempt.tenant_id, contact.phone_number)
         if number_calls is not None:
@@ -346,6 +349,19 @@ class DeliveryStore:
         moves.move(contact, status, now, actions, condition)
         if lease is not None:
             self.leases.give_back(tx, lease, "live")
+        tenant_id, campaign_id = contact.pk.split("#", 2)[:2]
+        analytics_counters.count_ended(
+            tx,
+            tenant_id,
+            campaign_id,
+            contact.contact_id,
+            ended.attempt,
+            ended.outcome,
+            ended.duration_seconds,
+            to_epoch_ms(now),
+            # A dial given up (its start taken back) that the provider placed after all.
+            placed_now=contact.status != "in_progress",
+        )
         add_event(tx, event, webhook_url, to_epoch_ms(now))
         if suppress_number:
             tenant_id = contact.pk.split("#", 1)[0]
@@ -382,6 +398,7 @@ class DeliveryStore:
                 ContactRecord.call_id == str(contact.call_id)
             )
             self.leases.give_back(tx, started, "live")
+            self._not_placed(tx, attempt, started)
         if waiting is not None:
             self.leases.unpark(tx, waiting)
         moves.move(contact, status, now, actions, condition)
@@ -426,6 +443,7 @@ class DeliveryStore:
                 ContactRecord.call_id == str(contact.call_id)
             )
             self.leases.give_back(tx, lease, "live")
+            self._not_placed(tx, attempt, lease)
         moves.move(contact, "scheduled", now, actions, condition)
         self._write_slot(tx, retry.slot)
         self.bookings.change(
@@ -433,6 +451,16 @@ class DeliveryStore:
         )
         self._done_with_message(tx, message)
         moves.commit()
+
+    @staticmethod
+    def _not_placed(tx: Any, attempt: Attempt, lease: LeaseItem) -> None:
+        """A started call given back undialled is no longer counted as placed (in the
+        quarter hour its start counted it)."""
+        started_ms = int(lease.started_ms or 0)
+        if started_ms:
+            analytics_counters.count_placed(
+                tx, attempt.tenant_id, attempt.campaign_id, attempt.contact_id, started_ms, -1
+            )
 
     def _done_with_message(self, tx: Any, message: dict[str, Any]) -> None:
         """The message's claim, its slot and a place reserved for it are done with."""

@@ -1,6 +1,8 @@
 """The voice provider over HTTP (API.md "Provider"): POST {PROVIDER_URL}/calls.
 
-`2xx` accepts; `422 from_rejected` refuses the caller ID; another `4xx` refuses the call;
+`2xx` accepts; `422 from_rejected` refuses the caller ID; `401`, `403`, or a `4xx` whose
+error code is `agent_not_found` or `unauthorized` refuses the campaign itself (its agent or
+our credentials: no call of it can be placed, so it fails); another `4xx` refuses the call;
 `5xx`, timeouts and network errors are retried with the same `call_id` (the provider
 dedupes on it) with exponential backoff, a bounded number of times.
 """
@@ -19,7 +21,9 @@ from typing import Any, Literal
 
 from batchcalls.observability import logger
 
-PlaceStatus = Literal["accepted", "from_rejected", "refused", "unavailable"]
+PlaceStatus = Literal["accepted", "from_rejected", "refused", "blocked", "unavailable"]
+# Error codes of a 4xx that refuse every call of the campaign, not only this one.
+CAMPAIGN_REFUSALS = frozenset({"agent_not_found", "unauthorized"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class PlaceResult:
     status: PlaceStatus
     http_status: int | None = None
     detail: str | None = None
+    # "blocked": why (`agent_not_found`, `unauthorized`).
+    code: str | None = None
 
 
 _MAX_ERROR_BODY = 64_000
@@ -71,6 +77,8 @@ def result_of_error(status: int, body: bytes) -> PlaceResult:
         return PlaceResult("unavailable", status, detail)
     if status == 422 and code == "from_rejected":
         return PlaceResult("from_rejected", 422, detail)
+    if status in (401, 403) or code in CAMPAIGN_REFUSALS:
+        return PlaceResult("blocked", status, detail, code or "unauthorized")
     return PlaceResult("refused", status, detail)
 
 

@@ -18,6 +18,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from batchcalls.domain.analytics import DURATION_EDGES, MAX_COUNTED_ATTEMPTS, OUTCOMES
 from batchcalls.settings import StorageSettings
 
 
@@ -270,6 +271,27 @@ class ContactCountsItem(CoordinationRecord):
     skipped = NumberAttribute(null=True)
 
 
+def _analytics_item() -> type[CoordinationRecord]:
+    """Counters of a campaign's analytics (adapters/analytics_counters): `stats#<tenant>#
+    <campaign>` / `totals#<shard>` (attempts by outcome, contacts by their latest attempt
+    number `attempt_<n>`, the duration histogram `dNN` counts and `sNN` sums) and
+    `q#<UTC quarter hour>#<shard>` (`placed`, `completed`). Their attributes are numbered,
+    so the model is built from the lists of names."""
+    names = [
+        *OUTCOMES,
+        "placed",
+        *(f"attempt_{n}" for n in range(1, MAX_COUNTED_ATTEMPTS + 1)),
+        *(f"d{i:02d}" for i in range(len(DURATION_EDGES))),
+        *(f"s{i:02d}" for i in range(len(DURATION_EDGES))),
+    ]
+    namespace: dict[str, Any] = {"__module__": __name__, "__doc__": _analytics_item.__doc__}
+    namespace.update({name: NumberAttribute(null=True) for name in names})
+    return type("AnalyticsItem", (CoordinationRecord,), namespace)
+
+
+AnalyticsItem = _analytics_item()
+
+
 class PlanProgressItem(CoordinationRecord):
     """`plan#<tenant>#<campaign>` / `<version>#<chunk>`: where a chunked plan stands."""
 
@@ -362,6 +384,7 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             RejectedNumberItem,
             CountItem,
             ContactCountsItem,
+            AnalyticsItem,
             PlanProgressItem,
             ImportItem,
             SuppressionItem,

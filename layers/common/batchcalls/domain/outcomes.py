@@ -128,6 +128,21 @@ def batch_failed_body(campaign_id: str, error: str, occurred_at: str) -> dict[st
     }
 
 
+def status_changed_body(
+    campaign_id: str, before: str, after: str, occurred_at: str, at_ms: int
+) -> dict[str, Any]:
+    """`campaign.status_changed`; one per change (`at_ms`, the instant of the change,
+    tells a pause from a later pause of the same campaign)."""
+    return {
+        "event": "campaign.status_changed",
+        "eventId": event_id("campaign.status_changed", f"{campaign_id}|{before}|{after}|{at_ms}"),
+        "occurredAt": occurred_at,
+        "batchId": campaign_id,
+        "from": before,
+        "to": after,
+    }
+
+
 def import_finished_body(
     campaign_id: str,
     import_id: str,

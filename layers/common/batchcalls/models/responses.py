@@ -397,3 +397,116 @@ class PlanPreview(Answer):
 class ContactPage(Answer):
     items: list[Contact]
     next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
+
+
+class OutcomeCounts(Answer):
+    completed: int
+    no_answer: int
+    busy: int
+    failed: int
+    unknown: int = Field(description="No outcome within the call timeout.")
+
+
+class AttemptStats(Answer):
+    total: int = Field(description="Attempts that ended (the sum of `by_outcome`).")
+    by_outcome: OutcomeCounts
+    per_contact: dict[str, int] = Field(
+        description='Contacts by the number of their latest ended attempt: `"2": 40` means 40 '
+        "contacts have had exactly two attempts end so far (their second was their last, or "
+        "a third is still to come). Every number from 1 to `max_attempts` is listed."
+    )
+
+
+class DurationStats(Answer):
+    mean: float | None = Field(description="Exact mean of the completed calls' durations.")
+    p50: float | None = Field(
+        description="Median, from a fixed histogram: the mean of the bucket holding it (exact "
+        "when that bucket holds one value, else within its bounds)."
+    )
+    p95: float | None = Field(description="95th percentile, as `p50`.")
+
+
+class DayStats(Answer):
+    date: str = Field(description="Local date in the campaign's timezone.")
+    planned: int = Field(description="Calls planned for that day: made or still to make.")
+    placed: int = Field(description="Calls placed (dialled) that day.")
+    completed: int = Field(description="Calls that ended completed that day.")
+
+
+class HourStats(Answer):
+    hour: str = Field(
+        description="Start of the local hour, with its UTC offset "
+        "(`2026-11-01T01:00:00-04:00`): a fall-back night's two 01:00 stay apart."
+    )
+    planned: int
+    placed: int
+
+
+class WebhookStats(Answer):
+    sent: int
+    succeeded: int
+    failed: int
+    pending: int
+
+
+class CampaignAnalytics(Answer):
+    """A campaign's figures, from counters kept as events happen."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "batch_01jbz6k2qa7d3xw1mn",
+                    "status": "completed",
+                    "contacts": {
+                        "total": 10,
+                        "pending": 0,
+                        "scheduled": 0,
+                        "queued": 0,
+                        "in_progress": 0,
+                        "completed": 7,
+                        "failed": 3,
+                        "cancelled": 0,
+                        "skipped": 0,
+                    },
+                    "attempts": {
+                        "total": 14,
+                        "by_outcome": {
+                            "completed": 7,
+                            "no_answer": 4,
+                            "busy": 2,
+                            "failed": 1,
+                            "unknown": 0,
+                        },
+                        "per_contact": {"1": 7, "2": 0, "3": 3},
+                    },
+                    "answer_rate": 0.5,
+                    "duration_seconds": {"mean": 60.0, "p50": 60.0, "p95": 60.0},
+                    "per_day": [
+                        {"date": "2027-03-01", "planned": 14, "placed": 14, "completed": 7}
+                    ],
+                    "per_hour": [
+                        {"hour": "2027-03-01T09:00:00-05:00", "planned": 10, "placed": 10},
+                        {"hour": "2027-03-01T10:00:00-05:00", "planned": 4, "placed": 4},
+                    ],
+                    "finish_estimate": None,
+                    "webhooks": {"sent": 15, "succeeded": 15, "failed": 0, "pending": 0},
+                }
+            ]
+        }
+    )
+
+    batch_id: str
+    status: CampaignStatus
+    contacts: ContactStats
+    attempts: AttemptStats
+    answer_rate: float | None = Field(
+        description="Completed attempts / ended attempts (0..1); null before any ended."
+    )
+    duration_seconds: DurationStats
+    per_day: list[DayStats]
+    per_hour: list[HourStats]
+    finish_estimate: str | None = Field(
+        description="The planned time of the last open call; null when none is left."
+    )
+    webhooks: WebhookStats

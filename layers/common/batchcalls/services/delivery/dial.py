@@ -55,6 +55,7 @@ from batchcalls.services.delivery.outcome import CallRef, Outcomes
 from batchcalls.services.delivery.places import Places
 from batchcalls.services.delivery.replanning import Replanning
 
+NUMBERS_REFUSED = "from_rejected: the provider refused every outbound number of the campaign"
 # What an invocation is assumed to have left when the runtime does not say (tests).
 DEFAULT_INVOCATION_LEFT_MS = 25_000
 
@@ -315,8 +316,7 @@ class Caller:
         deadline = time.monotonic() + budget
         while True:
             if caller_id is None:
-                self.outcomes.end_attempt(ref, call_id, "failed", reason="from_rejected")
-                return "failed"
+                return self._fail_campaign(campaign, settings, ref, message, NUMBERS_REFUSED)
             result = self._place(campaign, settings, contact, call_id, caller_id, deadline)
             if result.status == "accepted":
                 self.leases.mark_placed(lease_id, call_id, to_epoch_ms(self.deps.clock.now()))
@@ -327,8 +327,7 @@ class Caller:
                 rejected.add(caller_id)
                 following = rules.next_caller_id(settings.phone_numbers, caller_id, rejected)
                 if following is None:
-                    self.outcomes.end_attempt(ref, call_id, "failed", reason="from_rejected")
-                    return "failed"
+                    return self._fail_campaign(campaign, settings, ref, message, NUMBERS_REFUSED)
                 following_id = _call_id(lease_id, settings, planned_caller, following)
                 try:
                     self.store.fail_over(
@@ -345,6 +344,9 @@ class Caller:
                 logger.warning("caller id rejected, failing over", campaign_id=campaign.campaign_id)
                 call_id, caller_id = following_id, following
                 continue
+            if result.status == "blocked":
+                error = f"{result.code}: the provider refused the campaign ({result.detail})"
+                return self._fail_campaign(campaign, settings, ref, message, error)
             if result.status == "refused":
                 reason = f"provider_{result.http_status}"
                 self.outcomes.end_attempt(ref, call_id, "failed", reason=reason)
@@ -359,6 +361,33 @@ class Caller:
             metrics.add_metric(name="ProviderUnavailable", unit="Count", value=1)
             logger.warning("provider did not answer; dialling again later", delay_seconds=delay)
             return "redial"
+
+    def _fail_campaign(
+        self,
+        campaign: CampaignRecord,
+        settings: CampaignSettings,
+        ref: CallRef,
+        message: dict[str, Any],
+        error: str,
+    ) -> str:
+        """The provider refuses every call of the campaign (its agent, our credentials, or
+        every outbound number): the campaign fails with `batch.failed`, its contacts not yet
+        dialled are cancelled (the planner's cancel, as for a cancelled campaign), and this
+        attempt, never placed, is cancelled too (not counted as an attempt)."""
+        now = self.deps.clock.now()
+        with suppress(Conflict):  # failed (or cancelled) meanwhile: nothing more to say
+            self.deps.campaign_store.fail(campaign, error, settings.webhooks.on_batch_failed, now)
+        logger.warning("campaign failed", campaign_id=campaign.campaign_id, error=error)
+        metrics.add_metric(name="CampaignsFailed", unit="Count", value=1)
+        contact = self.store.contact(ref.tenant_id, ref.campaign_id, ref.contact_id)
+        lease = self.leases.lease(ref.lease_id)
+        if contact is not None and lease is not None and contact.status == "in_progress":
+            with suppress(ConditionFailed):
+                self.store.unqueue(
+                    contact, message, "cancelled", now, "campaign_failed", started=lease
+                )
+        self.places.admit_waiting(now)
+        return "campaign_failed"
 
     def _place(
         self,
