@@ -1,9 +1,10 @@
-"""Planned versus placed calls per local hour, one panel per local day (PNG, Agg)."""
+"""Planned versus placed calls per local hour, one panel per local day (PNG, Agg), as the
+campaign's analytics count them (`per_hour`)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -13,30 +14,29 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from demo.report import attempts_of, instant
-
 if TYPE_CHECKING:
     from demo.run import DemoResult
 
 
-def _bucket(text: str, zone: ZoneInfo) -> tuple[date, int]:
-    local = instant(text).astimezone(zone)
+def _bucket(hour: str) -> tuple[date, int]:
+    """An analytics hour (`2026-11-30T12:00:00-05:00`, local): its local date and hour."""
+    local = datetime.fromisoformat(hour)
     return local.date(), local.hour
 
 
 def save_chart(result: DemoResult, path: Path) -> Path:
     settings = result.settings
     zone = ZoneInfo(settings["timezone"])
-    planned = Counter(_bucket(t, zone) for t in result.planned.values() if t)
-    first: Counter[tuple[date, int]] = Counter()
-    retry: Counter[tuple[date, int]] = Counter()
-    for call, attempt in attempts_of(result.calls):
-        (retry if attempt > 1 else first)[_bucket(call["placed_at"], zone)] += 1
+    planned: Counter[tuple[date, int]] = Counter()
+    placed: Counter[tuple[date, int]] = Counter()
+    for hour in result.analytics.get("per_hour", []):
+        planned[_bucket(hour["hour"])] += int(hour["planned"])
+        placed[_bucket(hour["hour"])] += int(hour["placed"])
 
-    days = sorted({d for d, _ in planned} | {d for d, _ in first} | {d for d, _ in retry})
+    days = sorted({d for d, _ in planned} | {d for d, _ in placed})
     if not days:
         days = [result.started_at.astimezone(zone).date()] if result.started_at else []
-    used_hours = [h for _, h in planned] + [h for _, h in first] + [h for _, h in retry]
+    used_hours = [h for _, h in planned] + [h for _, h in placed]
     start_hour = time.fromisoformat(settings["start_time"]).hour
     end_hour = time.fromisoformat(settings["end_time"]).hour
     low = min([start_hour, *used_hours])
@@ -53,14 +53,10 @@ def save_chart(result: DemoResult, path: Path) -> Path:
         xs = list(range(len(hours)))
         if day is not None:
             p = [planned[(day, h)] for h in hours]
-            f = [first[(day, h)] for h in hours]
-            r = [retry[(day, h)] for h in hours]
-            axis.bar([x - width / 2 for x in xs], p, width, label="planned (first attempts)")
-            axis.bar([x + width / 2 for x in xs], f, width, label="placed: first attempts")
-            axis.bar([x + width / 2 for x in xs], r, width, bottom=f, label="placed: retries")
-            axis.set_title(
-                f"{day:%a %d %b}: {sum(p)} planned, {sum(f) + sum(r)} placed", fontsize=10
-            )
+            d = [placed[(day, h)] for h in hours]
+            axis.bar([x - width / 2 for x in xs], p, width, label="planned (retries included)")
+            axis.bar([x + width / 2 for x in xs], d, width, label="placed")
+            axis.set_title(f"{day:%a %d %b}: {sum(p)} planned, {sum(d)} placed", fontsize=10)
         axis.set_xticks(xs)
         axis.set_xticklabels([f"{h:02d}" for h in hours], fontsize=8)
         axis.set_xlabel(f"hour ({settings['timezone']})")
@@ -74,7 +70,7 @@ def save_chart(result: DemoResult, path: Path) -> Path:
     axes[0][0].set_ylabel("calls per hour")
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
-        figure.legend(handles, labels, loc="lower center", ncols=3, fontsize=9, frameon=False)
+        figure.legend(handles, labels, loc="lower center", ncols=2, fontsize=9, frameon=False)
     campaign = result.campaign
     figure.suptitle(
         f"Planned vs placed calls per hour: campaign {result.campaign_id} "

@@ -1,9 +1,13 @@
-"""The demo's summary: what was planned, what was placed, what came back, what is missing."""
+"""The demo's summary: what was planned, what was placed, what came back, what is missing.
+
+Its figures come from the campaign's analytics (GET /batch-calls/{id}/analytics); the
+simulated provider's log, the contacts and the webhooks received check them and the
+limits (nothing early, nothing outside the window, no cap broken)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +61,23 @@ def peak_concurrent(calls: list[dict[str, Any]], until: datetime | None) -> int:
     return peak
 
 
+def calls_from_analytics(analytics: dict[str, Any]) -> dict[str, Any]:
+    """Calls placed (per day), ended by outcome, first attempts (contacts with one ended)
+    and retries, as the campaign's analytics count them."""
+    attempts = analytics.get("attempts") or {}
+    by_outcome = attempts.get("by_outcome") or {}
+    ended = int(attempts.get("total") or 0)
+    first = sum(int(n) for n in (attempts.get("per_contact") or {}).values())
+    return {
+        "placed": sum(int(d["placed"]) for d in analytics.get("per_day", [])),
+        "ended": ended,
+        "first_attempts": first,
+        "retries": ended - first,
+        "by_outcome": {o: int(by_outcome.get(o, 0)) for o in (*OUTCOMES[:4], "unknown")},
+        "per_contact": attempts.get("per_contact") or {},
+    }
+
+
 def summarise(result: DemoResult) -> dict[str, Any]:
     settings = result.settings
     zone = ZoneInfo(settings["timezone"])
@@ -83,16 +104,16 @@ def summarise(result: DemoResult) -> dict[str, Any]:
         and not (isinstance(c.get("callback_status"), int) and 200 <= c["callback_status"] < 300)
     )
 
-    days: dict[str, dict[str, int]] = defaultdict(
+    log_days: dict[str, dict[str, int]] = defaultdict(
         lambda: {"planned": 0, "placed": 0, "retries": 0, **{o: 0 for o in OUTCOMES}}
     )
     for scheduled_at in result.planned.values():
         if scheduled_at:
-            days[local_day(scheduled_at)]["planned"] += 1
+            log_days[local_day(scheduled_at)]["planned"] += 1
     per_second: Counter[int] = Counter()
     outside_window = 0
     for call, attempt in numbered:
-        day = days[local_day(call["placed_at"])]
+        day = log_days[local_day(call["placed_at"])]
         day["placed"] += 1
         day["retries"] += attempt > 1
         outcome = call.get("status") or "in_progress"
@@ -128,6 +149,7 @@ def summarise(result: DemoResult) -> dict[str, Any]:
     ended_calls = sum(1 for c in result.calls if c.get("ended_at"))
 
     campaign = result.campaign
+    analytics = result.analytics
     summary: dict[str, Any] = {
         "campaign": {
             "id": result.campaign_id,
@@ -159,19 +181,30 @@ def summarise(result: DemoResult) -> dict[str, Any]:
             "by_status": contacts,
             "planned": sum(1 for v in result.planned.values() if v),
         },
-        "calls": {
+        "calls": calls_from_analytics(analytics),
+        "by_day": {
+            f"{date.fromisoformat(d['date']):%Y-%m-%d %a}": {
+                k: d[k] for k in ("planned", "placed", "completed")
+            }
+            for d in analytics.get("per_day", [])
+        },
+        "analytics": {
+            k: analytics.get(k)
+            for k in ("contacts", "answer_rate", "duration_seconds", "finish_estimate", "webhooks")
+        },
+        "provider_log": {
             "placed": len(result.calls),
             "first_attempts": len(result.calls) - retries,
             "retries": retries,
             "by_outcome": {o: outcomes.get(o, 0) for o in OUTCOMES},
             "by_caller_id": dict(by_caller),
             "callbacks_not_accepted": callbacks_failed,
+            "by_day": {day: log_days[day] for day in sorted(log_days)},
         },
-        "by_day": {day: days[day] for day in sorted(days)},
         "limits": {
             "peak_concurrent": peak_concurrent(result.calls, result.ended_at),
             "peak_per_second": max(per_second.values(), default=0),
-            "peak_per_day": max((d["placed"] for d in days.values()), default=0),
+            "peak_per_day": max((d["placed"] for d in log_days.values()), default=0),
             "outside_window": outside_window,
             "first_attempts_early": early,
             "first_attempts_over_1s_late": late_over_1s,
@@ -216,14 +249,34 @@ def not_there_yet(result: DemoResult, summary: dict[str, Any]) -> list[str]:
             f"only {contacts['planned']} of {contacts['total']} contacts had a scheduled_at "
             "once planning finished"
         )
+    log = summary["provider_log"]
     if calls["placed"] == 0:
         problems.append("no call was placed: delivery did not start")
-    if calls["by_outcome"]["in_progress"]:
-        problems.append(f"{calls['by_outcome']['in_progress']} calls never ended")
-    if calls["callbacks_not_accepted"]:
+    if log["by_outcome"]["in_progress"]:
+        problems.append(f"{log['by_outcome']['in_progress']} calls never ended")
+    if log["callbacks_not_accepted"]:
         problems.append(
-            f"{calls['callbacks_not_accepted']} provider outcome callbacks were not accepted"
+            f"{log['callbacks_not_accepted']} provider outcome callbacks were not accepted"
         )
+    if calls["placed"] != log["placed"]:
+        problems.append(
+            f"the analytics count {calls['placed']} calls placed, the provider {log['placed']}"
+        )
+    ended_in_log = {o: n for o, n in log["by_outcome"].items() if o != "in_progress"}
+    counted = {o: n for o, n in calls["by_outcome"].items() if o != "unknown"}
+    if counted != ended_in_log:
+        problems.append(
+            f"the analytics count outcomes {counted}, the provider's log {ended_in_log}"
+        )
+    batch = hooks["batch_completed"]
+    counted_contacts = summary["analytics"]["contacts"] or {}
+    expected = {
+        "total": counted_contacts.get("total"),
+        "succeeded": counted_contacts.get("completed"),
+        **{k: counted_contacts.get(k) for k in ("failed", "skipped", "cancelled")},
+    }
+    if batch is not None and batch != expected:
+        problems.append(f"batch.completed says {batch}, the analytics {expected}")
     if (
         settings["webhooks"].get("on_call_complete")
         and hooks["call_completed_distinct"] < (hooks["calls_ended"])
@@ -255,10 +308,10 @@ def not_there_yet(result: DemoResult, summary: dict[str, Any]) -> list[str]:
         problems.append(
             f"{limits['first_attempts_early']} first calls were placed before their scheduled_at"
         )
-    if result.analytics_status == 404:
+    if result.analytics_status != 200:
         problems.append(
-            "GET /batch-calls/{id}/analytics answers 404 (not there yet); the per-day "
-            "figures here come from the contacts' plan and the simulated provider's log"
+            f"GET /batch-calls/{{id}}/analytics answered {result.analytics_status}: the "
+            "figures here are empty"
         )
     if result.stack_errors:
         problems.append(
@@ -283,6 +336,7 @@ def format_summary(result: DemoResult) -> str:
     s = result.summary
     campaign, contacts, calls = s["campaign"], s["contacts"], s["calls"]
     settings, limits, hooks = s["settings"], s["limits"], s["webhooks"]
+    figures = s["analytics"]
     retry = settings["retry_strategy"]
     zone = ZoneInfo(settings["timezone"])
 
@@ -309,13 +363,19 @@ def format_summary(result: DemoResult) -> str:
         + ", ".join(f"{k} {v}" for k, v in contacts["by_status"].items() if v or k in OPEN[:2]),
         "",
         f"Calls placed: {calls['placed']} ({calls['first_attempts']} first attempts, "
-        f"{calls['retries']} retries)",
+        f"{calls['retries']} retries; {calls['ended']} ended)",
         "  by outcome: " + ", ".join(f"{k} {v}" for k, v in calls["by_outcome"].items()),
-        "  by caller ID: " + ", ".join(f"{k} {v}" for k, v in calls["by_caller_id"].items()),
+        "  attempts per contact: "
+        + ", ".join(f"{k}: {v}" for k, v in calls["per_contact"].items()),
+        f"  answer rate {figures['answer_rate']}; durations (s) {figures['duration_seconds']}; "
+        f"finish estimate {figures['finish_estimate']}",
+        f"  webhooks {figures['webhooks']}",
+        "  by caller ID (provider's log): "
+        + ", ".join(f"{k} {v}" for k, v in s["provider_log"]["by_caller_id"].items()),
         "",
-        "By local day:",
+        "By local day (analytics):",
     ]
-    rows = [["day", "planned", "placed", "retries", *OUTCOMES[:4]]]
+    rows = [["day", "planned", "placed", "completed"]]
     for day, counts in s["by_day"].items():
         rows.append([day, *(str(counts[k]) for k in rows[0][1:])])
     lines += _table(rows)

@@ -76,6 +76,7 @@ class DemoResult:
     campaign: dict[str, Any] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)
     analytics_status: int | None = None
+    analytics: dict[str, Any] = field(default_factory=dict)
     stack_errors: list[str] = field(default_factory=list)
     stopped_because: str = ""
     problems: list[str] = field(default_factory=list)
@@ -424,7 +425,8 @@ def _run_clock(api: Client, result: DemoResult, campaign: dict[str, Any]) -> Non
 
 
 def _collect(api: Client, result: DemoResult) -> None:
-    """What happened: the campaign, its contacts, the provider's log, the webhooks."""
+    """What happened: the campaign, its analytics, its contacts, the provider's log (to
+    check the analytics against), the webhooks."""
     phase = time.monotonic()
     campaign_id = result.campaign_id
     result.campaign = api.json("GET", f"/batch-calls/{campaign_id}")
@@ -435,7 +437,8 @@ def _collect(api: Client, result: DemoResult) -> None:
         if c.get("batch_id") in (campaign_id, None)
     ]
     result.webhooks = api.json("GET", "/_local/webhooks")["items"]
-    result.analytics_status, _ = api.call("GET", f"/batch-calls/{campaign_id}/analytics")
+    result.analytics_status, analytics = api.call("GET", f"/batch-calls/{campaign_id}/analytics")
+    result.analytics = analytics if isinstance(analytics, dict) else {}
     result.timings["read results"] = time.monotonic() - phase
 
 

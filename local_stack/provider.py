@@ -1,7 +1,10 @@
 """The simulated voice provider (API.md "Provider"), served over HTTP on loopback.
 
-`POST /calls` accepts a call, or refuses its caller ID with 422 `from_rejected`; a
-repeated `call_id` answers as the first time did without dialling again. Each call is
+`POST /calls` accepts a call, or refuses its caller ID with 422 `from_rejected`, or
+refuses the campaign itself: an agent id listed in `unknown_agents` with 404
+`agent_not_found`, every call with 401 `unauthorized` while `refuse_credentials` is set
+(both make the campaign fail with `batch.failed`); a repeated `call_id` answers as the
+first time did without dialling again. Each call is
 work on the event loop: after `call_seconds` of the injected clock the outcome (by the
 last digit of `to`: 1 no_answer, 2 busy, 3 failed, else completed; a number ending in
 `99` completes with `opt_out: true`, the callee asking not to be called again) is posted to the
@@ -73,22 +76,40 @@ class ProviderSettings:
     call_seconds: float = 60
     reject_from: frozenset[str] = frozenset()
     drop_callbacks: bool = False
+    unknown_agents: frozenset[str] = frozenset()
+    refuse_credentials: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ProviderSettings:
         """SIM_PROVIDER_CALL_SECONDS, SIM_PROVIDER_REJECT_FROM (a comma list),
-        SIM_PROVIDER_DROP_CALLBACKS (true/false)."""
-        reject = environ.get("SIM_PROVIDER_REJECT_FROM", "")
+        SIM_PROVIDER_DROP_CALLBACKS (true/false), SIM_PROVIDER_UNKNOWN_AGENTS (a comma
+        list), SIM_PROVIDER_REFUSE_CREDENTIALS (true/false)."""
+
+        def listed(name: str) -> frozenset[str]:
+            return frozenset(n.strip() for n in environ.get(name, "").split(",") if n.strip())
+
+        def flag(name: str) -> bool:
+            return environ.get(name, "").lower() in ("1", "true", "yes")
+
         return cls(
             call_seconds=float(environ.get("SIM_PROVIDER_CALL_SECONDS", "60")),
-            reject_from=frozenset(n.strip() for n in reject.split(",") if n.strip()),
-            drop_callbacks=environ.get("SIM_PROVIDER_DROP_CALLBACKS", "").lower()
-            in ("1", "true", "yes"),
+            reject_from=listed("SIM_PROVIDER_REJECT_FROM"),
+            drop_callbacks=flag("SIM_PROVIDER_DROP_CALLBACKS"),
+            unknown_agents=listed("SIM_PROVIDER_UNKNOWN_AGENTS"),
+            refuse_credentials=flag("SIM_PROVIDER_REFUSE_CREDENTIALS"),
         )
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply `{"call_seconds", "reject_from", "drop_callbacks"}`; ValueError if wrong."""
-        unknown = set(changes) - {"call_seconds", "reject_from", "drop_callbacks"}
+        """Apply `{"call_seconds", "reject_from", "drop_callbacks", "unknown_agents",
+        "refuse_credentials"}`; ValueError if wrong."""
+        known = {
+            "call_seconds",
+            "reject_from",
+            "drop_callbacks",
+            "unknown_agents",
+            "refuse_credentials",
+        }
+        unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
         if "call_seconds" in changes:
@@ -101,16 +122,24 @@ class ProviderSettings:
             if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
                 raise ValueError("reject_from must be a list of phone numbers")
             self.reject_from = frozenset(numbers)
-        if "drop_callbacks" in changes:
-            if not isinstance(changes["drop_callbacks"], bool):
-                raise ValueError("drop_callbacks must be true or false")
-            self.drop_callbacks = changes["drop_callbacks"]
+        if "unknown_agents" in changes:
+            agents = changes["unknown_agents"]
+            if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+                raise ValueError("unknown_agents must be a list of agent ids")
+            self.unknown_agents = frozenset(agents)
+        for name in ("drop_callbacks", "refuse_credentials"):
+            if name in changes:
+                if not isinstance(changes[name], bool):
+                    raise ValueError(f"{name} must be true or false")
+                setattr(self, name, changes[name])
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "call_seconds": self.call_seconds,
             "reject_from": sorted(self.reject_from),
             "drop_callbacks": self.drop_callbacks,
+            "unknown_agents": sorted(self.unknown_agents),
+            "refuse_credentials": self.refuse_credentials,
         }
 
 
@@ -170,6 +199,9 @@ class SimulatedProvider:
         with self._lock:
             if call_id in self._answers:
                 return self._answers[call_id]
+            refusal = self._refusal(payload)
+            if refusal is not None:
+                return refusal  # not remembered: the setting may change
             if payload["from"] in self.settings.reject_from:
                 answer = (
                     422,
@@ -202,6 +234,15 @@ class SimulatedProvider:
             seconds = self.settings.call_seconds
         self.loop.call_later(seconds, f"call {call_id} ends", lambda at: self._end(record, at))
         return accepted
+
+    def _refusal(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """The campaign itself refused: our credentials, or its agent."""
+        if self.settings.refuse_credentials:
+            return 401, {"error": {"code": "unauthorized", "message": "invalid API key"}}
+        agent = payload.get("agent_id")
+        if agent in self.settings.unknown_agents:
+            return 404, {"error": {"code": "agent_not_found", "message": f"no agent {agent}"}}
+        return None
 
     @staticmethod
     def _problem(payload: Any) -> str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
 from local_stack import LocalStack
+from local_stack.aws_requests import AwsRequest
 
 
 def calls_of(stack: LocalStack, function: str) -> list[dict[str, Any]]:
@@ -109,3 +111,30 @@ def place_call(stack: LocalStack, **fields: Any) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as failure:
         return failure.code, json.loads(failure.read())
+
+
+class BusEvents:
+    """Every event the stack puts on its bus (an aws_requests listener)."""
+
+    def __init__(self) -> None:
+        self.details: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def before(self, request: AwsRequest) -> None:
+        if (request.service, request.operation) == ("events", "PutEvents"):
+            with self.lock:
+                self.details += [json.loads(e["Detail"]) for e in request.params["Entries"]]
+
+    def after(self, request: AwsRequest, response: dict[str, Any]) -> None:
+        return None
+
+    def of_import(self, import_id: str) -> list[dict[str, Any]]:
+        return [d for d in self.details if d.get("importId") == import_id]
+
+    def of_campaign(self, campaign_id: str, event: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                d
+                for d in self.details
+                if d.get("batchId") == campaign_id and event in (None, d.get("event"))
+            ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -17,31 +16,12 @@ from typing import Any
 import pytest
 
 from local_stack import LocalStack, aws_requests
-from local_stack.aws_requests import AwsRequest
 from tests.local.conftest import LOCAL_START
+from tests.local.helpers import BusEvents
 
 KEY, TENANT = "key-files", "tenant_files"
 OTHER_KEY, OTHER_TENANT = "key-files-other", "tenant_files_other"
 BATCH_ROWS, CHUNK_ROWS = 40, 100
-
-
-class BusEvents:
-    """Every event the stack puts on its bus (an aws_requests listener)."""
-
-    def __init__(self) -> None:
-        self.details: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def before(self, request: AwsRequest) -> None:
-        if (request.service, request.operation) == ("events", "PutEvents"):
-            with self.lock:
-                self.details += [json.loads(e["Detail"]) for e in request.params["Entries"]]
-
-    def after(self, request: AwsRequest, response: dict[str, Any]) -> None:
-        return None
-
-    def of_import(self, import_id: str) -> list[dict[str, Any]]:
-        return [d for d in self.details if d.get("importId") == import_id]
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,21 @@ def test_a_refused_caller_id_answers_from_rejected(mini_stack):
     assert [c["call_id"] for c in mini_stack.provider.calls()] == ["other"]
 
 
+def test_an_unknown_agent_or_refused_credentials_refuse_the_call(mini_stack):
+    # Given an agent the provider does not know
+    mini_stack.request("POST", "/_local/provider/settings", {"unknown_agents": ["agent_gone"]})
+    # When / Then its calls are refused with agent_not_found, other agents' are accepted
+    status, body = place(mini_stack, agent_id="agent_gone")
+    assert (status, body["error"]["code"]) == (404, "agent_not_found")
+    assert place(mini_stack, call_id="other")[0] == 200
+    # And with our credentials refused, every call answers 401 unauthorized
+    mini_stack.request("POST", "/_local/provider/settings", {"refuse_credentials": True})
+    status, body = place(mini_stack, call_id="third")
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    mini_stack.advance(60)
+    assert [c["call_id"] for c in mini_stack.provider.calls()] == ["other"]
+
+
 def test_the_calls_are_listed_in_order_with_their_campaign_and_contact(mini_stack):
     place(mini_stack, call_id="a")
     mini_stack.advance(10)
