@@ -9,7 +9,10 @@
 - the campaign's counters equal its contacts' statuses, and no place is held by a
   contact not in progress (leases, live counts);
 - one `call.completed` (by eventId) per attempt made, one `batch.completed` once the
-  campaign completed, none for anything that did not happen.
+  campaign completed, none for anything that did not happen;
+- the campaign's analytics count what happened, each attempt once: outcomes as the
+  `call.completed` events say, contacts by their latest ended attempt, calls placed
+  (every attempt ended or in progress), contacts by status.
 """
 
 from __future__ import annotations
@@ -147,7 +150,44 @@ def check(world: World, campaign_id: str) -> Verdict:
         verdict.events.append(
             f"{campaign_id}: {len(batch)} batch.completed, status {view['status']}"
         )
+    figures = world.request("GET", f"/batch-calls/{campaign_id}/analytics").json()
+    verdict.ledgers += analytics_problems(
+        campaign_id, figures, list(completed.values()), list(contacts.values())
+    )
     return verdict
+
+
+def analytics_problems(
+    campaign_id: str,
+    figures: dict[str, Any],
+    call_events: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+) -> list[str]:
+    """Where the analytics' counters differ from the events and the contacts."""
+    problems = []
+    outcomes = dict(Counter(e["status"].lower() for e in call_events))
+    counted = {k: v for k, v in figures["attempts"]["by_outcome"].items() if v}
+    if counted != outcomes or figures["attempts"]["total"] != len(call_events):
+        problems.append(f"{campaign_id}: analytics count outcomes {counted}, events {outcomes}")
+    statuses = Counter(c["status"] for c in contacts)
+    latest = Counter(
+        int(c["attempts"]) - (c["status"] == "in_progress")
+        for c in contacts
+        if int(c["attempts"]) - (c["status"] == "in_progress") > 0
+    )
+    per_contact = {int(k): v for k, v in figures["attempts"]["per_contact"].items() if v}
+    if per_contact != dict(latest):
+        problems.append(f"{campaign_id}: analytics per contact {per_contact}, contacts {latest}")
+    placed = sum(day["placed"] for day in figures["per_day"])
+    if placed != len(call_events) + statuses["in_progress"]:
+        problems.append(
+            f"{campaign_id}: analytics count {placed} calls placed, for {len(call_events)} "
+            f"ended and {statuses['in_progress']} in progress"
+        )
+    by_status = {k: v for k, v in figures["contacts"].items() if k != "total" and v}
+    if by_status != dict(statuses):
+        problems.append(f"{campaign_id}: analytics contacts {by_status}, contacts {statuses}")
+    return problems
 
 
 def provider_wide(world: World) -> list[str]:
