@@ -75,7 +75,7 @@ class FakeBus:
         self.put_details: list[dict[str, Any]] = []
         self.refuse: set[str] = set()  # event names the bus refuses
 
-    def put_many(self, details):
+    def put_many(self, details, tenants):
         taken = [d["event"] not in self.refuse for d in details]
         self.put_details.extend(d for d, ok in zip(details, taken, strict=True) if ok)
         return taken

@@ -14,9 +14,11 @@ from batchcalls.services.publishing import EventPublisher
 class KeptEvents:
     def __init__(self) -> None:
         self.details: list[dict[str, Any]] = []
+        self.tenants: list[str | None] = []
 
-    def put_many(self, details: list[dict[str, Any]]) -> list[bool]:
+    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]:
         self.details.extend(details)
+        self.tenants.extend(tenants)
         return [True] * len(details)
 
 

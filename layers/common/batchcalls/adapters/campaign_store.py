@@ -303,7 +303,7 @@ class CampaignStore:
             )
             add_status_changed(tx, current, "failed", now)
             body = batch_failed_body(current.campaign_id, error, to_iso(now))
-            add_event(tx, body, webhook_url, to_epoch_ms(now))
+            add_event(tx, body, webhook_url, to_epoch_ms(now), tenant_id=current.tenant_id)
             add_command(tx, _cancel_contacts(current), to_epoch_ms(now))
             tx.commit()
 
@@ -371,7 +371,7 @@ class CampaignStore:
             label="campaign",
         )
         ContactCounts().require_none_open(tx, record.tenant_id, record.campaign_id)
-        add_event(tx, event, webhook_url, now_ms)
+        add_event(tx, event, webhook_url, now_ms, tenant_id=record.tenant_id)
         add_status_changed(tx, record, "completed", now)
         tx.commit()
 
@@ -394,7 +394,7 @@ def add_status_changed(tx: Transaction, record: CampaignRecord, status: str, now
     body = status_changed_body(
         record.campaign_id, record.status, status, to_iso(now), to_epoch_ms(now)
     )
-    add_event(tx, body, None, to_epoch_ms(now))
+    add_event(tx, body, None, to_epoch_ms(now), tenant_id=record.tenant_id)
 
 
 def _cancel_contacts(record: CampaignRecord) -> dict[str, Any]:

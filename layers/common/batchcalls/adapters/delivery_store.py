@@ -362,9 +362,8 @@ class DeliveryStore:
             # A dial given up (its start taken back) that the provider placed after all.
             placed_now=contact.status != "in_progress",
         )
-        add_event(tx, event, webhook_url, to_epoch_ms(now))
+        add_event(tx, event, webhook_url, to_epoch_ms(now), tenant_id=tenant_id)
         if suppress_number:
-            tenant_id = contact.pk.split("#", 1)[0]
             SuppressionStore.add_in(tx, tenant_id, contact.phone_number, "opt_out", now)
         moves.commit()
 

@@ -13,9 +13,15 @@ from typing import Any
 
 import boto3
 
+from batchcalls.domain.event_destinations import SOURCE, TENANT_RESOURCE_PREFIX
 from batchcalls.observability import logger
 
-SOURCE = "batch-calls"
+
+def tenant_resources(tenant_id: str | None) -> list[str]:
+    """The tenant of an event is named in the entry's `resources`, never in its detail
+    (the body webhooks and event destinations receive); rules match it there
+    (domain/event_destinations.event_pattern)."""
+    return [TENANT_RESOURCE_PREFIX + tenant_id] if tenant_id else []
 
 
 class EventBus:
@@ -29,17 +35,19 @@ class EventBus:
     def client(self) -> Any:
         return self._client or boto3.client("events")
 
-    def put_many(self, details: list[dict[str, Any]]) -> list[bool]:
-        """Put up to 10 events; which of them the bus took (the others may be put again)."""
+    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]:
+        """Put up to 10 events, each of its tenant; which of them the bus took (the others
+        may be put again)."""
         answer = self.client.put_events(
             Entries=[
                 {
                     "Source": SOURCE,
                     "DetailType": detail["event"],
                     "Detail": json.dumps(detail),
+                    "Resources": tenant_resources(tenant),
                     "EventBusName": self.bus_name,
                 }
-                for detail in details
+                for detail, tenant in zip(details, tenants, strict=True)
             ]
         )
         return [not entry.get("ErrorCode") for entry in answer.get("Entries", [])]

@@ -29,7 +29,11 @@ def _shard(event_id: str) -> int:
 
 
 def outbox_item(
-    detail: dict[str, Any], webhook_url: str | None, now_ms: int, kind: str = "event"
+    detail: dict[str, Any],
+    webhook_url: str | None,
+    now_ms: int,
+    kind: str = "event",
+    tenant_id: str | None = None,
 ) -> OutboxRecord:
     event_id = str(detail["eventId"])
     return OutboxRecord(
@@ -37,6 +41,7 @@ def outbox_item(
         sk=event_id,
         event_id=event_id,
         kind=kind,
+        tenant_id=tenant_id,
         detail=detail,
         webhook_url=webhook_url,
         created_ms=now_ms,
@@ -47,11 +52,18 @@ def outbox_item(
 
 
 def add_event(
-    tx: Transaction, detail: dict[str, Any], webhook_url: str | None, now_ms: int
+    tx: Transaction,
+    detail: dict[str, Any],
+    webhook_url: str | None,
+    now_ms: int,
+    *,
+    tenant_id: str,
 ) -> None:
-    """The event goes out if and only if `tx` commits (the same `eventId` written again
-    overwrites its item: one event)."""
-    tx.put(outbox_item(detail, webhook_url, now_ms), label="outbox")
+    """The event of `tenant_id` goes out if and only if `tx` commits (the same `eventId`
+    written again overwrites its item: one event). The tenant travels beside the body,
+    not in it (the body is what webhooks receive): on the bus it is the entry's
+    `resources` (adapters/events_bus.py), which event destinations' rules match."""
+    tx.put(outbox_item(detail, webhook_url, now_ms, tenant_id=tenant_id), label="outbox")
 
 
 def add_command(tx: Transaction, command: dict[str, Any], now_ms: int) -> None:

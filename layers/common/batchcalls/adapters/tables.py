@@ -329,6 +329,26 @@ class TenantSettingsItem(CoordinationRecord):
     max_calls_per_number_per_24h = NumberAttribute(null=True)
 
 
+class EventDestinationItem(CoordinationRecord):
+    """`destinations#<tenant>` / `<destination id>`: an event destination
+    (adapters/event_destinations); its auth value is kept by EventBridge, not here."""
+
+    status = UnicodeAttribute()  # creating | active | deleting
+    url = UnicodeAttribute()
+    auth_header_name = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute, null=True)
+    batch_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class UnsettledDestinationItem(CoordinationRecord):
+    """`destinations#unsettled` / `<tenant>#<destination id>`: a destination being created
+    or deleted, written with that status; the sweeper finishes what a crash left."""
+
+    since_ms = NumberAttribute()
+
+
 class RecheckItem(CoordinationRecord):
     """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
     was between writing its slots and moving their contacts; read again by the sweeper."""
@@ -346,6 +366,7 @@ class OutboxRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     event_id = UnicodeAttribute()
     kind = UnicodeAttribute(default="event")  # "event" (to the bus) or "command" (planner)
+    tenant_id = UnicodeAttribute(null=True)  # whose event (null: items written before it)
     detail = JSONAttribute()
     webhook_url = UnicodeAttribute(null=True)
     created_ms = NumberAttribute()
@@ -390,6 +411,8 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             SuppressionItem,
             NumberCallsItem,
             TenantSettingsItem,
+            EventDestinationItem,
+            UnsettledDestinationItem,
             RecheckItem,
         )
     },

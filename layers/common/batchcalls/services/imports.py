@@ -469,7 +469,7 @@ class ImportService:
                 error,
                 to_iso(now),
             )
-            add_event(tx, event, None, to_epoch_ms(now))
+            add_event(tx, event, None, to_epoch_ms(now), tenant_id=state.tenant_id)
             try:
                 campaign = self.campaigns.get(state.tenant_id, state.campaign_id)
             except NotFound:

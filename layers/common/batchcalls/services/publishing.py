@@ -20,7 +20,7 @@ BUS_BATCH = 10  # PutEvents takes at most 10 entries
 
 
 class Bus(Protocol):
-    def put_many(self, details: list[dict[str, Any]]) -> list[bool]: ...
+    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]: ...
 
 
 class Webhooks(Protocol):
@@ -72,7 +72,9 @@ class EventPublisher:
         refused: list[str] = []
         for start in range(0, len(pending), BUS_BATCH):
             batch = pending[start : start + BUS_BATCH]
-            taken = self.bus.put_many([dict(item.detail) for item in batch])
+            taken = self.bus.put_many(
+                [dict(item.detail) for item in batch], [item.tenant_id for item in batch]
+            )
             for item, ok in zip(batch, taken, strict=True):
                 if not ok:
                     refused.append(item.event_id)
