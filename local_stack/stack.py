@@ -387,6 +387,8 @@ class LocalStack:
         self.deployment: Deployment = deployer.deploy(self.template, parameters, STACK_NAME)
 
         os.environ.update(self.deployment.environment(self.base_url))
+        # Event destinations may point at the local sink (plain http), here only.
+        os.environ["LOCAL_SINK_URL"] = f"{self.base_url}/_local/webhook-sink/"
         self._bind_storage()
 
         self._functions = Functions(self.deployment.functions, self.loop, self._tag, self.faults)

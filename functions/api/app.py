@@ -28,9 +28,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchcalls.adapters.api_keys import tenant_for_key
 from batchcalls.adapters.contact_file_bucket import ContactFileBucket
+from batchcalls.adapters.event_destinations import (
+    DestinationStore,
+    EventBridgeDestinations,
+    TargetSetting,
+    TenantCampaigns,
+    resolve_host,
+)
 from batchcalls.adapters.number_calls import TenantSettingsStore
 from batchcalls.adapters.tables import bind_tables
 from batchcalls.clock import current_clock
+from batchcalls.domain.event_destinations import INVOCATION_RATE_PER_SECOND, is_destination_id
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
 from batchcalls.models.campaign import (
     AddContactsRequest,
@@ -41,6 +49,11 @@ from batchcalls.models.campaign import (
     PreviewRequest,
     SuppressRequest,
     TenantSettingsRequest,
+)
+from batchcalls.models.event_destinations import (
+    CreateEventDestinationRequest,
+    EventDestination,
+    EventDestinationPage,
 )
 from batchcalls.models.json_body import parse_json_body
 from batchcalls.models.provider import OutcomeRecorded, ProviderOutcome
@@ -65,6 +78,7 @@ from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
 from batchcalls.services.analytics import AnalyticsService
 from batchcalls.services.campaigns import CampaignService
+from batchcalls.services.event_destinations import EventDestinationService, NewDestination
 from batchcalls.services.imports import ImportService
 from batchcalls.services.suppressions import SuppressionService
 from batchcalls.settings import ApiSettings, load_settings
@@ -733,6 +747,111 @@ def patch_tenant_settings(request: Annotated[TenantSettingsRequest, Body()]) -> 
     changed = {**current, **{name: getattr(request, name) for name in request.model_fields_set}}
     tenant_settings().save(tenant(), changed)
     return changed
+
+
+# ---------------------------------------------------------------------- event destinations
+_destination_service_override: EventDestinationService | None = None
+
+
+def use_destination_service(candidate: EventDestinationService | None) -> None:
+    """Tests may hand in a service with fakes (e.g. an EventBridge that fails midway)."""
+    global _destination_service_override
+    _destination_service_override = candidate
+
+
+def destination_service() -> EventDestinationService:
+    if _destination_service_override is not None:
+        return _destination_service_override
+    return _default_destination_service()
+
+
+@cache
+def _default_destination_service() -> EventDestinationService:
+    settings = _settings()
+    bridge = EventBridgeDestinations(
+        TargetSetting(
+            bus_name=settings.event_bus_name,
+            role_arn=settings.event_destinations_role_arn,
+            dead_letter_arn=settings.event_destinations_dead_letter_arn,
+            rate_per_second=INVOCATION_RATE_PER_SECOND,
+        )
+    )
+    return EventDestinationService(
+        current_clock(),
+        DestinationStore(),
+        bridge,
+        settings.event_destinations_prefix,
+        TenantCampaigns(),
+        resolve_host,
+        local_sink_url=settings.local_sink_url,
+    )
+
+
+def destination_ref(destination_id: str) -> str:
+    if not is_destination_id(destination_id):
+        raise NotFound("no such event destination")
+    return destination_id
+
+
+@route(
+    "POST",
+    "/event-destinations",
+    201,
+    EventDestination,
+    "Created: the connection, API destination and rule exist (`active`)",
+    (400, 409, 422),
+    summary="Register an event destination",
+    description="An HTTPS endpoint of the tenant becomes an EventBridge target: every event "
+    "of the tenant (or of the given `events` and `batch_ids`) is POSTed to it as its "
+    "`detail`, with the auth header, retried by EventBridge for 24 hours, then kept in a "
+    "dead-letter queue. At most 10 per tenant (409); 409 too when the deployment's "
+    'EventBridge quota is reached. See the README\'s "Event destinations".',
+    tags=["events"],
+)
+def create_event_destination(
+    request: Annotated[CreateEventDestinationRequest, Body()],
+) -> Response[Any]:
+    created = destination_service().create(
+        tenant(),
+        NewDestination(
+            url=request.url,
+            auth_header_name=request.auth_header_name,
+            auth_header_value=request.auth_header_value,
+            events=list(request.events) if request.events else None,
+            batch_ids=list(request.batch_ids) if request.batch_ids else None,
+        ),
+    )
+    return json_response(201, created.view())
+
+
+@route(
+    "GET",
+    "/event-destinations",
+    200,
+    EventDestinationPage,
+    "The tenant's event destinations, oldest first (auth values are never shown)",
+    (),
+    summary="List event destinations",
+    tags=["events"],
+)
+def list_event_destinations() -> dict[str, Any]:
+    found = destination_service().list(tenant())
+    return {"items": [d.view() for d in found], "next_cursor": None}
+
+
+@route(
+    "DELETE",
+    "/event-destinations/<destination_id>",
+    204,
+    None,
+    "Deleted: its target, rule, API destination and connection are gone",
+    (404,),
+    summary="Delete an event destination",
+    tags=["events"],
+)
+def delete_event_destination(destination_id: str) -> Response[Any]:
+    destination_service().delete(tenant(), destination_ref(destination_id))
+    return Response(status_code=204, body="")
 
 
 # ---------------------------------------------------------------------- the rest

@@ -196,6 +196,40 @@ def _put_events(params: dict[str, Any], account: Account) -> list[Need]:
     return needs
 
 
+def _named(action: str, kind: str, key: str = "Name") -> Rule:
+    """An EventBridge connection or API destination, by name (IAM checks
+    `<kind>/<name>`; a connection's real ARN adds `/<uuid>`, which grants ending in `*`
+    cover)."""
+
+    def rule(params: dict[str, Any], account: Account) -> list[Need]:
+        return [Need(action, account.arn("events", f"{kind}/{params[key]}"))]
+
+    return rule
+
+
+def _rule_arn(params: dict[str, Any], account: Account, key: str) -> str:
+    bus = params.get("EventBusName") or "default"
+    bus = bus.rsplit("/", 1)[-1]
+    where = params[key] if bus == "default" else f"{bus}/{params[key]}"
+    return account.arn("events", f"rule/{where}")
+
+
+def _event_rule(action: str, key: str = "Name") -> Rule:
+    """A rule, on its bus (`rule/<bus>/<name>`; `rule/<name>` on the default bus)."""
+
+    def rule(params: dict[str, Any], account: Account) -> list[Need]:
+        return [Need(action, _rule_arn(params, account, key))]
+
+    return rule
+
+
+def _put_targets(params: dict[str, Any], account: Account) -> list[Need]:
+    """PutTargets: on the rule, and iam:PassRole for each target's role."""
+    needs = [Need("events:PutTargets", _rule_arn(params, account, "Rule"))]
+    needs += [Need("iam:PassRole", t["RoleArn"]) for t in params["Targets"] if t.get("RoleArn")]
+    return needs
+
+
 def _parameter(action: str, key: str) -> Rule:
     def rule(params: dict[str, Any], account: Account) -> list[Need]:
         names = _as_list(params[key])
@@ -252,6 +286,18 @@ REQUEST_RULES: dict[tuple[str, str], Rule] = {
     ("sqs", "ChangeMessageVisibility"): _queue("sqs:ChangeMessageVisibility"),
     ("sqs", "ChangeMessageVisibilityBatch"): _queue("sqs:ChangeMessageVisibility"),
     ("events", "PutEvents"): _put_events,
+    ("events", "CreateConnection"): _named("events:CreateConnection", "connection"),
+    ("events", "DescribeConnection"): _named("events:DescribeConnection", "connection"),
+    ("events", "DeleteConnection"): _named("events:DeleteConnection", "connection"),
+    ("events", "CreateApiDestination"): _named("events:CreateApiDestination", "api-destination"),
+    ("events", "DescribeApiDestination"): _named(
+        "events:DescribeApiDestination", "api-destination"
+    ),
+    ("events", "DeleteApiDestination"): _named("events:DeleteApiDestination", "api-destination"),
+    ("events", "PutRule"): _event_rule("events:PutRule"),
+    ("events", "DeleteRule"): _event_rule("events:DeleteRule"),
+    ("events", "RemoveTargets"): _event_rule("events:RemoveTargets", "Rule"),
+    ("events", "PutTargets"): _put_targets,
     ("s3", "GetObject"): _object("s3:GetObject"),
     ("s3", "PutObject"): _object("s3:PutObject"),
     ("s3", "CreateMultipartUpload"): _object("s3:PutObject"),

@@ -29,6 +29,10 @@ BY_STATUS = ContactRecord.by_status.Meta.index_name
 # What each function's code reads or writes, by the environment variable naming it
 # (`<VARIABLE>/<index>` for an index of that table). The least-privilege run
 # (test_least_privilege.py) checks the actions; this checks the resources, fast.
+SERVICE_LINKED_ROLE = (
+    "IAM_ROLE:aws-service-role/apidestinations.events.amazonaws.com/"
+    "AWSServiceRoleForAmazonEventBridgeApiDestinations"
+)
 NEEDS: dict[str, set[str]] = {
     "ApiFunction": {
         "API_KEYS_TABLE",
@@ -40,6 +44,13 @@ NEEDS: dict[str, set[str]] = {
         "IDEMPOTENCY_TABLE",
         "OUTBOX_TABLE",
         "CONTACTS_BUCKET_NAME",
+        # Event destinations: the resources it names `<prefix>dest_<id>`, the role their
+        # targets invoke with, and the service-linked role EventBridge makes for them.
+        "EVENT_DESTINATIONS_PREFIX/connection",
+        "EVENT_DESTINATIONS_PREFIX/api-destination",
+        "EVENT_DESTINATIONS_PREFIX/rule",
+        "EVENT_DESTINATIONS_ROLE_ARN",
+        SERVICE_LINKED_ROLE,
     },
     "ImporterFunction": {
         "CAMPAIGNS_TABLE",
@@ -97,6 +108,10 @@ NEEDS: dict[str, set[str]] = {
         "CALL_DEAD_LETTER_QUEUE_URL",
         "EVENT_BUS_NAME",
         "PLANNING_QUEUE_URL",
+        # removes event destinations a crash left half-made
+        "EVENT_DESTINATIONS_PREFIX/connection",
+        "EVENT_DESTINATIONS_PREFIX/api-destination",
+        "EVENT_DESTINATIONS_PREFIX/rule",
     },
 }
 
@@ -150,6 +165,8 @@ def arn_of(account: Account, variable: str, value: str) -> str:
         return account.object_arn(value, "imports/*")
     if variable == "PROVIDER_SECRET_NAME":
         return account.parameter_arn(value)
+    if variable.endswith("_ROLE_ARN"):
+        return value
     raise AssertionError(f"no ARN rule for {variable}")
 
 
@@ -159,7 +176,16 @@ def needed_arns(resolver: Resolver, function: str) -> dict[str, str]:
     variables = environment(resolver, function)
     arns = {}
     for need in NEEDS[function]:
+        if need.startswith("IAM_ROLE:"):
+            arns[need] = resolver.account.arn("iam", "role/" + need[9:], region=False)
+            continue
         variable, _, index = need.partition("/")
+        if variable == "EVENT_DESTINATIONS_PREFIX":
+            # Named `<prefix>dest_<id>`; a rule is on the deployment's bus.
+            name = variables[variable] + "dest_*"
+            where = f"{variables['EVENT_BUS_NAME']}/{name}" if index == "rule" else name
+            arns[need] = resolver.account.arn("events", f"{index}/{where}")
+            continue
         assert variable in variables, f"{function} needs {variable} but its environment lacks it"
         arn = arn_of(resolver.account, variable, variables[variable])
         arns[need] = f"{arn}/index/{index}" if index else arn

@@ -41,6 +41,14 @@ class ApiSettings(StorageSettings):
     contacts_bucket_name: str = ""
     # Where presigned URLs point when not at S3 itself (the local stack's moto server).
     contacts_bucket_url_endpoint: str = ""
+    # Event destinations (template.yaml): the bus their rules are on, the prefix of their
+    # resources' names, the role EventBridge invokes them with, their dead-letter queue.
+    event_bus_name: str = "default"
+    event_destinations_prefix: str = "batch-calls-local-"
+    event_destinations_role_arn: str = ""
+    event_destinations_dead_letter_arn: str = ""
+    # Set by the local stack only: its webhook sink, which destinations may point at.
+    local_sink_url: str = ""
 
 
 class ImporterSettings(StorageSettings):
@@ -91,6 +99,7 @@ class SweeperSettings(DeliverySettings):
     call_dead_letter_queue_url: str = ""
     event_bus_name: str = "default"
     planning_queue_url: str = ""
+    event_destinations_prefix: str = "batch-calls-local-"
 
 
 S = TypeVar("S", bound=_EnvSettings)
