@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -323,6 +324,43 @@ def _created_campaign(request: CreateCampaignRequest) -> dict[str, Any]:
     return body
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a retried create safe (scoped to the tenant, 24 h).",
+    ),
+]
+
+
+def _once(
+    key: str | None, body: dict[str, Any], make: Callable[[], dict[str, Any]], kind: str = ""
+) -> Any:
+    """`make()`'s answer, or with an Idempotency-Key the first answer given to that key
+    and body (API.md "Conventions"); the same key with another body is a 422. `kind`
+    tells apart the creates that share the tenant's keys."""
+    if not key:
+        return make()
+    if len(key) > 255:
+        raise ValidationFailed(
+            "the request is not valid", [ErrorDetail("Idempotency-Key", "at most 255 characters")]
+        )
+    settings = _settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=24 * 3600,
+    )
+    config.register_lambda_context(app.lambda_context)
+    once = idempotent_function(
+        data_keyword_argument="scope",
+        config=config,
+        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+    )(lambda scope: make())
+    return once(scope={"tenant": tenant(), "key": kind + key, "body": body})
+
+
 @route(
     "POST",
     "/batch-calls",
@@ -340,35 +378,11 @@ def _created_campaign(request: CreateCampaignRequest) -> dict[str, Any]:
 )
 def create_campaign(
     request: Annotated[CreateCampaignRequest, Body()],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=255,
-            description="Makes a retried create safe (scoped to the tenant, 24 h).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[Any]:
-    key = idempotency_key
-    if not key:
-        return json_response(201, _created_campaign(request))
-    if len(key) > 255:
-        raise ValidationFailed(
-            "the request is not valid", [ErrorDetail("Idempotency-Key", "at most 255 characters")]
-        )
-    settings = _settings()
-    config = IdempotencyConfig(
-        event_key_jmespath="[tenant, key]",
-        payload_validation_jmespath="body",
-        expires_after_seconds=24 * 3600,
+    body = _once(
+        idempotency_key, request.model_dump(mode="json"), lambda: _created_campaign(request)
     )
-    config.register_lambda_context(app.lambda_context)
-    once = idempotent_function(
-        data_keyword_argument="scope",
-        config=config,
-        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
-    )(lambda scope: _created_campaign(request))
-    body = once(scope={"tenant": tenant(), "key": key, "body": request.model_dump(mode="json")})
     return json_response(201, body)
 
 
@@ -805,23 +819,26 @@ def destination_ref(destination_id: str) -> str:
     "of the tenant (or of the given `events` and `batch_ids`) is POSTed to it as its "
     "`detail`, with the auth header, retried by EventBridge for 24 hours, then kept in a "
     "dead-letter queue. At most 10 per tenant (409); 409 too when the deployment's "
-    'EventBridge quota is reached. See the README\'s "Event destinations".',
+    "EventBridge quota is reached. An `Idempotency-Key` header makes a retry return the "
+    'first answer for 24 hours. See the README\'s "Event destinations".',
     tags=["events"],
 )
 def create_event_destination(
     request: Annotated[CreateEventDestinationRequest, Body()],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[Any]:
-    created = destination_service().create(
-        tenant(),
-        NewDestination(
+    def create() -> dict[str, Any]:
+        new = NewDestination(
             url=request.url,
             auth_header_name=request.auth_header_name,
             auth_header_value=request.auth_header_value,
             events=list(request.events) if request.events else None,
             batch_ids=list(request.batch_ids) if request.batch_ids else None,
-        ),
-    )
-    return json_response(201, created.view())
+        )
+        return destination_service().create(tenant(), new).view()
+
+    body = request.model_dump(mode="json")
+    return json_response(201, _once(idempotency_key, body, create, "event-destinations:"))
 
 
 @route(

@@ -353,3 +353,20 @@ def test_a_delete_cut_short_is_finished_by_the_sweeper(destinations, events, clo
     # Then
     assert made(events) == NOTHING
     assert destinations.get("/event-destinations").body["items"] == []
+
+
+def test_a_create_retried_with_its_idempotency_key_makes_one_destination(destinations, events):
+    body = {"url": PUBLIC, "events": ["batch.completed"]}
+    key = {"Idempotency-Key": "register-1"}
+    # When
+    first = destinations.post("/event-destinations", body, headers=key)
+    again = destinations.post("/event-destinations", body, headers=key)
+    other = destinations.post("/event-destinations", {"url": PUBLIC}, headers=key)
+    # Then
+    assert (first.status, again.status) == (201, 201)
+    assert again.body == first.body
+    assert other.status == 422
+    assert len(made(events)["rules"]) == 1
+    # and the same key names nothing of a campaign create
+    campaign = destinations.post("/batch-calls", {"status": "draft"}, headers=key)
+    assert campaign.status == 201

@@ -166,3 +166,30 @@ def test_a_failing_destination_is_retried_on_the_injected_clock(live_stack):
     # Then the same event was sent again and again (EventBridge's backoff)
     assert len(tried) >= 3
     assert len({json.loads(t["raw_body"])["eventId"] for t in tried}) == 1
+
+
+def test_a_create_that_dies_midway_leaves_nothing_once_the_sweeper_ran(live_stack):
+    # Given the API function dies right after creating the rule (fault injection)
+    events = live_stack.client("events")
+    before = {
+        r["Name"] for r in events.list_rules(EventBusName=live_stack.resource("EventBus"))["Rules"]
+    }
+    live_stack.faults.add(kind="crash", function="ApiFunction", after="events.PutRule")
+    sink = f"{live_stack.base_url}/_local/webhook-sink/dest-dying"
+    answer = live_stack.request("POST", "/event-destinations", {"url": sink}, api_key=KEY_B)
+    assert answer.status >= 500
+    [left] = live_stack.request("GET", "/event-destinations", api_key=KEY_B).json()["items"]
+    assert left["status"] == "creating"
+
+    # When the sweeper has run after five minutes
+    live_stack.advance(11 * 60)
+
+    # Then neither the record nor any EventBridge resource of it is left
+    name = f"batch-calls-local-{left['id']}"
+    assert live_stack.request("GET", "/event-destinations", api_key=KEY_B).json()["items"] == []
+    rules = {
+        r["Name"] for r in events.list_rules(EventBusName=live_stack.resource("EventBus"))["Rules"]
+    }
+    assert rules == before
+    assert name not in [d["Name"] for d in events.list_api_destinations()["ApiDestinations"]]
+    assert name not in [c["Name"] for c in events.list_connections()["Connections"]]
