@@ -297,6 +297,24 @@ class LatencyModel:
             timed.seconds += max(mine)
 
     # ------------------------------------------------------------------ figures
+    def elapsed_seconds(self) -> float:
+        """The current invocation's modelled AWS time so far, as the calling thread sees
+        it: its critical path up to the parallel map it works in (if any), plus its own
+        requests in that map. A modelled clock reads it (`now = start + elapsed`)."""
+        invocation = aws_requests.current_invocation.get()
+        key: Any = (
+            invocation.id
+            if invocation is not None
+            else ("function", aws_requests.current_function.get())
+        )
+        fork: _Fork | None = getattr(_in_fork, "fork", None)
+        with self._lock:
+            timed = self.invocations.get(key)
+            seconds = timed.seconds if timed else 0.0
+            if fork is not None:
+                seconds += fork.lanes.get((id(self), threading.get_ident()), 0.0)
+            return seconds
+
     def invocation_seconds(self, invocation: aws_requests.Invocation) -> float:
         """The invocation's modelled AWS time (critical path) so far."""
         timed = self.invocations.get(invocation.id)

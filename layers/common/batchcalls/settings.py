@@ -83,6 +83,9 @@ class DeliverySettings(StorageSettings):
     provider_retry_backoff_seconds: float = Field(default=0.5, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
     call_timeout_seconds: int = Field(default=3600, ge=60)
+    # The dispatcher's parallel requests: slot partitions read, claim transactions and
+    # their sends at a time (1: one after another).
+    dispatch_workers: int = Field(default=16, ge=1, le=16)
 
 
 class PublisherSettings(StorageSettings):

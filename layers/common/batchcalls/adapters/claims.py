@@ -32,12 +32,17 @@ def claim_key(message: dict[str, Any], claim_ms: int) -> list[str]:
 
 class ClaimStore:
     def add(
-        self, tx: Transaction, message: dict[str, Any], now_ms: int, arrives_ms: int
+        self,
+        tx: Transaction,
+        message: dict[str, Any],
+        now_ms: int,
+        arrives_ms: int,
+        label: str = "claim",
     ) -> dict[str, Any]:
         """The claim of `message` (written with `tx`); returns the message naming it."""
         key = claim_key(message, now_ms)
         claimed = {**message, "claim": key}
-        tx.put(ClaimItem(pk=key[0], sk=key[1], message=claimed, sent_ms=arrives_ms), label="claim")
+        tx.put(ClaimItem(pk=key[0], sk=key[1], message=claimed, sent_ms=arrives_ms), label=label)
         return claimed
 
     def remove(self, tx: Transaction, message: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ case reads again and decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,11 +33,30 @@ from batchcalls.adapters.outbox import add_event
 from batchcalls.adapters.slot_store import SlotKey, SlotStore
 from batchcalls.adapters.suppressions import SuppressionStore
 from batchcalls.adapters.tables import ContactRecord, LeaseItem, SlotMarkRecord, SlotRecord
-from batchcalls.adapters.transactions import transaction, with_retries
+from batchcalls.adapters.transactions import (
+    ConditionFailed,
+    Transaction,
+    transaction,
+    with_retries,
+)
 from batchcalls.clock import to_epoch_ms
-from batchcalls.ids import call_id_for
+from batchcalls.concurrency import parallel_map
+from batchcalls.ids import call_id_for, contact_shard
 
-__all__ = ["Attempt", "AttemptEnd", "DeliveryStore", "Retry", "contact_key"]
+__all__ = [
+    "CLAIMS_PER_TRANSACTION",
+    "Attempt",
+    "AttemptEnd",
+    "Claim",
+    "DeliveryStore",
+    "Retry",
+    "contact_key",
+]
+
+# TransactWriteItems takes up to 100 items: 32 claims of 3 items (slot, contact, claim),
+# and the counter items of their contacts' shards (one when all are of one campaign's
+# contact shard, as the dispatcher groups them).
+CLAIMS_PER_TRANSACTION = 32
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,17 @@ class AttemptEnd:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A due slot to claim for its contact (as read); `message` travels to the caller,
+    expected there at `arrives_ms`."""
+
+    slot: SlotRecord
+    contact: ContactRecord
+    message: dict[str, Any]
+    arrives_ms: int
+
+
+@dataclass(frozen=True)
 class Retry:
     """A call planned again: its slot (not yet written) and the instant it is booked at."""
 
@@ -125,19 +155,22 @@ class DeliveryStore:
         self.bookings = bookings or BookingLedger()
 
     # ------------------------------------------------------------------ reads
-    def contacts(self, keys: Iterable[tuple[str, str, str]]) -> dict[str, ContactRecord]:
-        """(tenant, campaign, contact id) -> contact, strongly consistent, 100 a request."""
+    def contacts(
+        self, keys: Iterable[tuple[str, str, str]], workers: int = 1
+    ) -> dict[str, ContactRecord]:
+        """(tenant, campaign, contact id) -> contact, strongly consistent, 100 a request,
+        `workers` requests at a time."""
         wanted = list(dict.fromkeys(contact_key(*k) for k in keys))
-        found: dict[str, ContactRecord] = {}
-        for start in range(0, len(wanted), 100):
-            part = wanted[start : start + 100]
 
-            def read(part: list[tuple[str, str]] = part) -> list[ContactRecord]:
-                return list(ContactRecord.batch_get(part, consistent_read=True))
+        def read(part: list[tuple[str, str]]) -> list[ContactRecord]:
+            return with_retries(
+                lambda: list(ContactRecord.batch_get(part, consistent_read=True)), "contacts read"
+            )
 
-            for item in with_retries(read, "contacts read"):
-                found[item.contact_id] = item
-        return found
+        parts = [wanted[start : start + 100] for start in range(0, len(wanted), 100)]
+        return {
+            item.contact_id: item for found in parallel_map(read, parts, workers) for item in found
+        }
 
     def contact(self, tenant_id: str, campaign_id: str, contact_id: str) -> ContactRecord | None:
         try:
@@ -151,18 +184,43 @@ class DeliveryStore:
             return None
 
     # ------------------------------------------------------------------ dispatch
-    def claim(
-        self,
-        slot: SlotRecord,
-        contact: ContactRecord,
-        message: dict[str, Any],
-        now: datetime,
-        arrives_ms: int,
+    def claim_many(self, claims: Sequence[Claim], now: datetime) -> list[dict[str, Any] | None]:
+        """Claim due slots in one transaction (at most `CLAIMS_PER_TRANSACTION`): for
+        each, slot planned -> queued and contact scheduled -> queued for exactly this
+        slot, and its claim in transit; the contacts' counters with them (put together
+        the claims of one campaign's contact shard, so that one counter item serves
+        them all). Returns, in order, each claimed message (naming its claim), or None
+        where the slot or the contact had moved on (someone else claimed it): a
+        transaction refused for some claims' conditions is written again without them.
+        Raises WriteUnavailable (then nothing is written)."""
+        counters = {
+            (c.slot.tenant_id, c.slot.campaign_id, contact_shard(c.slot.contact_id)) for c in claims
+        }
+        if len(claims) > CLAIMS_PER_TRANSACTION or 3 * len(claims) + len(counters) > 100:
+            raise ValueError("more claims than one transaction takes (100 items)")
+        claimed: list[dict[str, Any] | None] = [None] * len(claims)
+        remaining = list(range(len(claims)))
+        while remaining:
+            tx = transaction("claim")
+            moves = ContactMoves(tx)
+            written = {i: self._add_claim(tx, moves, claims[i], now, i) for i in remaining}
+            try:
+                moves.commit()
+            except ConditionFailed as lost:
+                failed = {int(label.split()[-1]) for label in lost.labels if label[-1:].isdigit()}
+                if not failed & set(remaining):
+                    raise  # not a claim's own condition: nothing to leave out
+                remaining = [i for i in remaining if i not in failed]
+                continue
+            for i, message in written.items():
+                claimed[i] = message
+            break
+        return claimed
+
+    def _add_claim(
+        self, tx: Transaction, moves: ContactMoves, claim: Claim, now: datetime, index: int
     ) -> dict[str, Any]:
-        """Slot planned -> queued and contact scheduled -> queued for exactly this slot;
-        returns the message naming its claim. Raises ConditionFailed."""
-        tx = transaction("claim")
-        moves = ContactMoves(tx)
+        slot, contact = claim.slot, claim.contact
         tx.update(
             slot,
             [
@@ -170,7 +228,7 @@ class DeliveryStore:
                 SlotRecord.ttl.set(to_epoch_ms(now) // 1000 + DONE_KEEP_SECONDS),
             ],
             SlotRecord.status == "planned",
-            label="slot",
+            label=f"slot {index}",
         )
         moves.move(
             contact,
@@ -180,10 +238,11 @@ class DeliveryStore:
             & (ContactRecord.plan_version == int(slot.plan_version))
             & (ContactRecord.attempts == int(slot.attempt) - 1)
             & (ContactRecord.scheduled_at == int(slot.due_ms)),
+            label=f"contact {index}",
         )
-        claimed = self.claims.add(tx, message, to_epoch_ms(now), arrives_ms)
-        moves.commit()
-        return claimed
+        return self.claims.add(
+            tx, claim.message, to_epoch_ms(now), claim.arrives_ms, label=f"claim {index}"
+        )
 
     # ------------------------------------------------------------------ places
     def park(self, message: dict[str, Any], priority: int) -> None:

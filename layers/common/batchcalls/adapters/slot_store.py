@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from batchcalls.adapters.tables import RecheckItem, SlotMarkRecord, SlotRecord, WatermarkItem
 from batchcalls.adapters.transactions import conditional, with_retries
+from batchcalls.concurrency import parallel_map
 from batchcalls.domain.bookings import minute_of
 
 __all__ = ["SLOT_SHARDS", "SlotKey", "SlotStore", "key_for", "minute_of", "new_slot"]
@@ -137,28 +138,39 @@ class SlotStore:
     def rechecked(self, partition: str) -> None:
         conditional(lambda: RecheckItem(pk="recheck", sk=partition).delete(), "recheck done")
 
-    def in_partitions(self, partitions: Iterable[str]) -> Iterator[SlotRecord]:
-        for partition in partitions:
-            yield from SlotRecord.query(partition, consistent_read=True)
+    def in_partitions(self, partitions: Iterable[str], workers: int = 1) -> Iterator[SlotRecord]:
+        """Every slot of these partitions, `workers` partitions read at a time."""
 
-    def marked_partitions(self, minutes: Iterable[str]) -> list[str]:
-        """The "<minute>#<shard>" partitions of these minutes that were ever written to."""
+        def read(partition: str) -> list[SlotRecord]:
+            return list(SlotRecord.query(partition, consistent_read=True))
+
+        for slots in parallel_map(read, list(partitions), workers):
+            yield from slots
+
+    def marked_partitions(self, minutes: Iterable[str], workers: int = 1) -> list[str]:
+        """The "<minute>#<shard>" partitions of these minutes that were ever written to
+        (`workers` BatchGetItem requests at a time)."""
         keys = [
             (f"{minute}#marks", f"{shard:02d}")
             for minute in minutes
             for shard in range(SLOT_SHARDS)
         ]
-        marked: list[str] = []
-        for start in range(0, len(keys), BATCH_GET_KEYS):
-            for mark in SlotMarkRecord.batch_get(
-                keys[start : start + BATCH_GET_KEYS], consistent_read=True
-            ):
-                marked.append(f"{mark.minute_shard.removesuffix('#marks')}#{mark.slot_key}")
-        return sorted(marked)
 
-    def in_minutes(self, minutes: Iterable[str]) -> Iterator[SlotRecord]:
-        """Every slot due in these minutes (queries only the marked shards)."""
-        yield from self.in_partitions(self.marked_partitions(minutes))
+        def read(part: list[tuple[str, str]]) -> list[str]:
+            return [
+                f"{mark.minute_shard.removesuffix('#marks')}#{mark.slot_key}"
+                for mark in SlotMarkRecord.batch_get(part, consistent_read=True)
+            ]
+
+        parts = [
+            keys[start : start + BATCH_GET_KEYS] for start in range(0, len(keys), BATCH_GET_KEYS)
+        ]
+        return sorted(p for found in parallel_map(read, parts, workers) for p in found)
+
+    def in_minutes(self, minutes: Iterable[str], workers: int = 1) -> Iterator[SlotRecord]:
+        """Every slot due in these minutes (queries only the marked shards, `workers` at a
+        time)."""
+        yield from self.in_partitions(self.marked_partitions(minutes, workers), workers)
 
     def campaign_slots_in_minute(
         self, tenant_id: str, campaign_id: str, minute: str

@@ -41,6 +41,7 @@ def build_delivery_service(
             provider_wide_call_limit=settings.provider_wide_call_limit,
             call_timeout_seconds=settings.call_timeout_seconds,
             public_base_url=settings.public_base_url,
+            dispatch_workers=settings.dispatch_workers,
         ),
         queue=SqsCallQueue(settings.call_queue_url),
         provider=HttpProvider(

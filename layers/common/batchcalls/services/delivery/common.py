@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from batchcalls.adapters.campaign_store import CampaignStore
 from batchcalls.adapters.provider_http import CallRequest, PlaceResult
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
+from batchcalls.concurrency import parallel_map
 from batchcalls.errors import NotFound
 
 FINISHED = frozenset({"cancelled", "completed", "failed"})
@@ -35,6 +36,10 @@ class DeliveryConfig:
     provider_wide_call_limit: int
     call_timeout_seconds: int
     public_base_url: str
+    # The dispatcher's parallel requests (slot reads, claim transactions and their sends).
+    dispatch_workers: int = 16
+    # Claims per transaction (at most CLAIMS_PER_TRANSACTION; 1: one claim a transaction).
+    claims_per_transaction: int = 32
 
 
 class Campaigns:
@@ -49,6 +54,14 @@ class Campaigns:
         if key not in self.cache:
             self.cache[key] = self.fresh(tenant_id, campaign_id)
         return self.cache[key]
+
+    def prefetch(self, keys: set[tuple[str, str]], workers: int) -> None:
+        """Read these campaigns (not yet read), `workers` at a time."""
+        missing = sorted(k for k in keys if k not in self.cache)
+        for key, found in zip(
+            missing, parallel_map(lambda k: self.fresh(*k), missing, workers), strict=True
+        ):
+            self.cache[key] = found
 
     def fresh(self, tenant_id: str, campaign_id: str) -> CampaignRecord | None:
         try:

@@ -27,14 +27,18 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from batchcalls.adapters.campaign_store import settings_of
+from batchcalls.adapters.delivery_store import CLAIMS_PER_TRANSACTION, Claim
 from batchcalls.adapters.slot_store import SlotKey, minute_of
 from batchcalls.adapters.tables import SlotRecord
 from batchcalls.adapters.transactions import ConditionFailed, WriteUnavailable
 from batchcalls.clock import to_epoch_ms
+from batchcalls.concurrency import parallel_map
 from batchcalls.domain import leases as rules
 from batchcalls.domain.campaigns import DELIVERING
+from batchcalls.ids import contact_shard
 from batchcalls.observability import logger, metrics
 from batchcalls.services.delivery.common import (
     FINISHED,
@@ -48,6 +52,7 @@ from batchcalls.services.delivery.context import Deps
 from batchcalls.services.delivery.places import Places
 
 MINUTES_PER_PASS = 60
+SEND_BATCH = 10  # SendMessageBatch's limit
 # A tick stops reading further back with less than this much of its time left.
 TICK_RESERVE_MS = 10_000
 
@@ -96,7 +101,9 @@ class Dispatcher:
             page = minutes[first : first + MINUTES_PER_PASS]
             slots = [
                 s
-                for s in self.slots.in_minutes(minute_of(m) for m in page)
+                for s in self.slots.in_minutes(
+                    (minute_of(m) for m in page), self.deps.config.dispatch_workers
+                )
                 if s.status == "planned"
             ]
             report.slots_seen += len(slots)
@@ -135,12 +142,21 @@ class Dispatcher:
     def dispatch_slots(
         self, slots: list[SlotRecord], now: datetime, campaigns: Campaigns
     ) -> Dispatched:
+        """Judge each slot (one pass, in due order), then claim and send the claimable
+        ones: groups of one campaign's contact shard (one transaction each), `workers`
+        groups at a time, each group's messages sent as soon as it is claimed."""
         now_ms = to_epoch_ms(now)
+        workers = self.deps.config.dispatch_workers
         done = Dispatched()
-        slots = sorted(slots, key=lambda s: (int(s.due_ms), -int(s.priority)))
-        contacts = self.store.contacts((s.tenant_id, s.campaign_id, s.contact_id) for s in slots)
+        unique = {(s.minute_shard, s.slot_key): s for s in slots}
+        slots = sorted(unique.values(), key=lambda s: (int(s.due_ms), -int(s.priority)))
+        contacts = self.store.contacts(
+            ((s.tenant_id, s.campaign_id, s.contact_id) for s in slots), workers
+        )
+        campaigns.prefetch({(s.tenant_id, s.campaign_id) for s in slots}, workers)
         overdue: Counter[str] = Counter()
-        outgoing: list[tuple[dict, int]] = []
+        groups: dict[tuple[str, str, int], list[Claim]] = {}
+        claimed_contacts: set[tuple[str, str, str]] = set()
         for slot in slots:
             key = SlotKey(slot.minute_shard, slot.slot_key)
             campaign = campaigns.get(slot.tenant_id, slot.campaign_id)
@@ -160,27 +176,77 @@ class Dispatcher:
                 self.store.delete_slot(key)
                 done.stale += 1
                 continue
+            whose = (slot.tenant_id, slot.campaign_id, slot.contact_id)
+            if whose in claimed_contacts:
+                continue  # a copy of the same slot: one claim per contact and attempt
+            claimed_contacts.add(whose)
             rate = settings_of(campaign).max_calls_per_second
             delay = rules.paced_delay_seconds(
                 int(slot.due_ms), now_ms, overdue[slot.campaign_id], rate
             )
             if int(slot.due_ms) <= now_ms:
                 overdue[slot.campaign_id] += 1
-            try:
-                claimed = self.store.claim(
-                    slot, contact, call_message(slot), now, now_ms + delay * 1000
-                )
-            except ConditionFailed:
-                continue  # another dispatcher claimed it, or the contact moved on
-            except WriteUnavailable:
-                done.unfinished.add(rules.minute_start(int(slot.due_ms)))
-                continue
-            outgoing.append((claimed, delay))
+            # To arrive at its own second (an overdue one at its paced second), its delay
+            # counted from the moment it is sent, not from the tick's start.
+            due_ms = int(slot.due_ms)
+            arrives_ms = due_ms if due_ms > now_ms else now_ms + delay * 1000
+            group = (slot.tenant_id, slot.campaign_id, contact_shard(slot.contact_id))
+            groups.setdefault(group, []).append(
+                Claim(slot, contact, call_message(slot), arrives_ms)
+            )
         if done.early:
             self.slots.recheck_later(done.early)
-        if outgoing:
-            unsent = self.deps.queue.send(outgoing)
-            if unsent:
-                logger.warning("claimed calls not sent; the sweeper sends them", count=len(unsent))
+        size = min(self.deps.config.claims_per_transaction, CLAIMS_PER_TRANSACTION)
+        batches = [
+            claims[start : start + size]
+            for claims in groups.values()
+            for start in range(0, len(claims), size)
+        ]
+        outgoing: list[tuple[int, dict[str, Any]]] = []
+        for claimed, unfinished in parallel_map(lambda b: self._claim(b, now), batches, workers):
+            outgoing += claimed
+            done.unfinished |= unfinished
+        self._send(outgoing, workers)
         done.claimed = len(outgoing)
         return done
+
+    def _claim(
+        self, claims: list[Claim], now: datetime
+    ) -> tuple[list[tuple[int, dict[str, Any]]], set[int]]:
+        """One batch claimed in one transaction: ((arrival, message) of each claimed call,
+        minutes to try again)."""
+        try:
+            claimed = self.store.claim_many(claims, now)
+        except WriteUnavailable:
+            return [], {rules.minute_start(int(c.slot.due_ms)) for c in claims}
+        except ConditionFailed:  # refused for no claim's own condition: the next tick retries
+            logger.warning("claims refused", count=len(claims))
+            return [], {rules.minute_start(int(c.slot.due_ms)) for c in claims}
+        return [
+            (claim.arrives_ms, message)
+            for claim, message in zip(claims, claimed, strict=True)
+            if message is not None
+        ], set()
+
+    def _send(self, outgoing: list[tuple[int, dict[str, Any]]], workers: int) -> None:
+        """The claimed calls to the call queue, the earliest due first, `workers`
+        SendMessageBatch requests at a time, each message delayed from the moment it is
+        sent to its own second."""
+        outgoing.sort(key=lambda pair: (pair[0], -int(pair[1]["priority"])))
+        chunks = [
+            outgoing[start : start + SEND_BATCH] for start in range(0, len(outgoing), SEND_BATCH)
+        ]
+
+        def send(chunk: list[tuple[int, dict[str, Any]]]) -> int:
+            sent_ms = to_epoch_ms(self.deps.clock.now())
+            unsent = self.deps.queue.send(
+                [
+                    (message, rules.delay_seconds(arrives_ms, sent_ms))
+                    for arrives_ms, message in chunk
+                ]
+            )
+            return len(unsent)
+
+        unsent = sum(parallel_map(send, chunks, workers))
+        if unsent:
+            logger.warning("claimed calls not sent; the sweeper sends them", count=unsent)
