@@ -1,11 +1,13 @@
 """DynamoDB (and SQS) requests the planner function makes per 1,000 contacts planned.
 
-Run: .venv/bin/python benchmarks/plan_requests.py [--contacts N]
+Run: .venv/bin/python benchmarks/plan_requests.py [--contacts N] [--tenant-cap N]
 
 Plans N contacts (default 5,000, one chunk) of one campaign under moto, in process, with
 the tables of template.yaml, and counts every AWS request made while planning, by
 operation. BatchWriteItem requests are split into full (25 items) and partial ones.
 Each kind of request that is not part of a full batch is listed with its reason.
+`--tenant-cap` sets the tenant's `max_calls_per_number_per_24h`, so every number has a
+frequency limit and planning reads the tenant's call log for each (100 numbers a read).
 With the local runtime's latency model (local_stack/latency.py, AWS's typical figures),
 the modelled AWS time of the planner's invocation (its critical path, parallel writes
 overlapping) is printed beside the measured wall time under moto.
@@ -33,7 +35,9 @@ REASONS = {
     "shard per transaction (conditional: a contact queued meanwhile must not be re-planned)",
     "UpdateItem": "bookings of the minutes the plan fills, and the plan's progress",
     "Query": "reads of the contacts to plan and of those that stay (per shard and status, 1 MB pages)",
-    "GetItem": "the campaign (once per chunk) and the chunk's saved start",
+    "GetItem": "the campaign, the chunk's saved start and the tenant's settings (once per chunk)",
+    "BatchGetItem": "the do-not-call list (and, for numbers with a frequency limit, their "
+    "call log), 100 numbers per request",
     "PutItem": "the chunk's resumable planner state",
     "BatchWriteItem (partial)": "the last batch of each chunk and of each slot deletion",
     "SendMessage": "the next chunk of the plan",
@@ -43,8 +47,9 @@ REASONS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=5000)
+    parser.add_argument("--tenant-cap", type=int, default=None)
     args = parser.parse_args()
-    figures = measure(args.contacts)
+    figures = measure(args.contacts, args.tenant_cap)
     print(f"AWS requests while planning {args.contacts:,} contacts (per 1,000 contacts):")
     for operation, n in figures["per_1000"].items():
         reason = REASONS.get(operation, "full batches of 25 items" if "full" in operation else "")
@@ -57,7 +62,7 @@ def main() -> None:
     )
 
 
-def measure(contacts: int = 5000) -> dict[str, Any]:
+def measure(contacts: int = 5000, tenant_cap: int | None = None) -> dict[str, Any]:
     """Plan `contacts` contacts under a fresh moto: requests per 1,000 contacts by
     operation, the planning's wall time, and its modelled AWS time."""
     aws_requests.install()  # before counting_requests wraps the same entry point
@@ -65,7 +70,7 @@ def measure(contacts: int = 5000) -> dict[str, Any]:
     model = LatencyModel()
     with mock_aws(), model:
         began = time.perf_counter()
-        counts = run(contacts)
+        counts = run(contacts, tenant_cap)
         wall = time.perf_counter() - began
     per_thousand = 1000 / contacts
     return {
@@ -102,14 +107,16 @@ def counting_requests() -> Iterator[Counter[str]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def run(contacts: int) -> Counter[str]:
+def run(contacts: int, tenant_cap: int | None = None) -> Counter[str]:
     """Plan `contacts` contacts in one chunk (call inside `mock_aws`); the requests made."""
     with counting_requests() as counted:
-        plan_campaign(contacts, counted)
+        plan_campaign(contacts, counted, tenant_cap)
     return counted
 
 
-def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[Any, str, str]:
+def plan_campaign(
+    contacts: int, counted: Counter[str] | None = None, tenant_cap: int | None = None
+) -> tuple[Any, str, str]:
     """A campaign of `contacts` contacts planned from Monday 2026-11-30 09:00 New York at
     10 calls a second: (the clock, tenant id, campaign id). Call inside `mock_aws`."""
     os.environ.update(
@@ -149,6 +156,10 @@ def plan_campaign(contacts: int, counted: Counter[str] | None = None) -> tuple[A
         "end_time": "17:00",
         "contacts": rows,
     }
+    if tenant_cap is not None:
+        from batchcalls.adapters.number_calls import TenantSettingsStore
+
+        TenantSettingsStore().save("tenant_bench", {"max_calls_per_number_per_24h": tenant_cap})
     campaign, _ = api.create("tenant_bench", CreateCampaignRequest.model_validate(body))
     if counted is not None:
         counted.clear()  # only the planner's own requests count

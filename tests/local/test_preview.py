@@ -15,13 +15,17 @@ from local_stack import LocalStack
 from tests.local.conftest import LOCAL_START
 
 KEY = "key-preview"
+FREQ_KEY = "key-preview-freq"  # a tenant with max_calls_per_number_per_24h
 NY = "America/New_York"
+DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     stack = LocalStack.start(
-        clock="simulated", clock_start=LOCAL_START, api_keys={KEY: "tenant_preview"}
+        clock="simulated",
+        clock_start=LOCAL_START,
+        api_keys={KEY: "tenant_preview", FREQ_KEY: "tenant_preview_freq"},
     )
     try:
         yield stack
@@ -29,8 +33,15 @@ def stack() -> Iterator[LocalStack]:
         stack.stop()
 
 
-def api(stack: LocalStack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    answer = stack.request(method, path, body, api_key=KEY)
+def api(
+    stack: LocalStack,
+    method: str,
+    path: str,
+    body: Any = None,
+    expect: int = 200,
+    key: str = KEY,
+) -> Any:
+    answer = stack.request(method, path, body, api_key=key)
     assert answer.status == expect, f"{method} {path}: {answer.status} {answer.body[:400]!r}"
     return answer.json() if answer.body else None
 
@@ -113,3 +124,54 @@ def test_a_preview_of_bad_settings_or_of_no_campaign_is_refused(stack: LocalStac
         ).status
         == 404
     )
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_the_preview_holds_the_frequency_limits_as_the_plan_does(stack: LocalStack) -> None:
+    # Given a tenant capped at 2 calls per number in 24 hours, whose campaign A called a
+    # Miami and a Manhattan number twice each (they never answer; the third attempt waits)
+    api(stack, "PATCH", "/settings", {"max_calls_per_number_per_24h": 2}, key=FREQ_KEY)
+    miami, manhattan, fresh = "+13055550201", "+12125550201", "+12125550204"
+    first = {
+        "agent_id": "agent_1",
+        "phone_numbers": ["+12025550100"],
+        "timezone": NY,
+        "retry_strategy": {"max_attempts": 3, "no_answer_delay": 60_000},
+        "contacts": [{"phone_number": miami}, {"phone_number": manhattan}],
+    }
+    api(stack, "POST", "/batch-calls", first, 201, key=FREQ_KEY)
+    stack.advance(600)
+    called = {
+        n: sorted(ms(c["placed_at"]) for c in stack.provider.calls() if c["to"] == n)
+        for n in (miami, manhattan)
+    }
+    assert [len(times) for times in called.values()] == [2, 2]
+    # When campaign B with both numbers and a fresh one is previewed, then scheduled
+    second = {**first, "status": "draft", "retry_strategy": {"max_attempts": 1}}
+    second["contacts"] = [{"phone_number": n} for n in (miami, manhattan, fresh)]
+    campaign_id = api(stack, "POST", "/batch-calls", second, 201, key=FREQ_KEY)["id"]
+    preview = api(stack, "POST", f"/batch-calls/{campaign_id}/preview", key=FREQ_KEY)
+    api(stack, "POST", f"/batch-calls/{campaign_id}/schedule", expect=202, key=FREQ_KEY)
+    stack.run_due()
+    # Then planning held the numbers at their limit until their first call is a day old
+    # (the log of calls placed, every campaign of the tenant), with the rule as reason,
+    # and the preview said so beforehand
+    path = f"/batch-calls/{campaign_id}/contacts?limit=100"
+    contacts = {c["phone_number"]: c for c in api(stack, "GET", path, key=FREQ_KEY)["items"]}
+    for number in (miami, manhattan):
+        due = ms(contacts[number]["scheduled_at"])
+        assert called[number][0] + DAY_MS <= due < called[number][0] + DAY_MS + 1000
+        assert (contacts[number]["status"], contacts[number]["reason"]) == (
+            "scheduled",
+            "frequency_limit",
+        )
+    assert contacts[fresh]["reason"] is None
+    due = sorted(c["scheduled_at"] for c in contacts.values())
+    assert (preview["first_call_at"], preview["last_call_at"]) == (due[0], due[-1])
+    assert list(preview["calls_per_day"].values()) == [1, 2]
+    assert preview["delayed_counts"] == {"frequency_limit": 2}
+    held = api(stack, "GET", f"{path}&reason=frequency_limit", key=FREQ_KEY)["items"]
+    assert sorted(c["phone_number"] for c in held) == sorted([miami, manhattan])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -238,8 +238,12 @@ class ContactPlanWrites:
         plans: Sequence[tuple[ContactRecord, int, str | None]],
         plan_version: int,
         now: datetime,
+        reasons: Mapping[str, str] | None = None,
     ) -> list[bool]:
-        """(contact, due ms, caller id) each -> scheduled; whether each was written."""
+        """(contact, due ms, caller id) each -> scheduled, with the rule that delayed it
+        as its `reason` (`reasons`, by contact id; none: no reason); whether each was
+        written."""
+        reasons = reasons or {}
         return write_moves(
             [
                 Move(
@@ -251,7 +255,9 @@ class ContactPlanWrites:
                         if caller_id
                         else ContactRecord.caller_id.remove(),
                         ContactRecord.plan_version.set(plan_version),
-                        ContactRecord.reason.remove(),
+                        ContactRecord.reason.set(reasons[record.contact_id])
+                        if record.contact_id in reasons
+                        else ContactRecord.reason.remove(),
                     ],
                     self._unchanged(record, self.REPLANNABLE),
                 )

@@ -10,6 +10,7 @@ limit; the loser reads again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -41,6 +42,21 @@ class NumberCallLog:
             return NumberCalls((), 0)
         stored = cast(list[float], item.calls_ms or [])  # numbers, as DynamoDB holds them
         return NumberCalls(tuple(int(ms) for ms in stored), int(item.version))
+
+    def recent_of(self, tenant_id: str, phone_numbers: Iterable[str]) -> dict[str, tuple[int, ...]]:
+        """The call start times kept for each of these numbers that has any (planning's
+        batched read: 100 numbers per request, strongly consistent)."""
+        keys = [(number_calls_pk(tenant_id), n) for n in dict.fromkeys(phone_numbers)]
+        found: dict[str, tuple[int, ...]] = {}
+        for start in range(0, len(keys), 100):
+            for item in NumberCallsItem.batch_get(
+                keys[start : start + 100],
+                consistent_read=True,
+                attributes_to_get=["sk", "calls_ms"],
+            ):
+                stored = cast(list[float], item.calls_ms or [])
+                found[item.sk] = tuple(sorted(int(ms) for ms in stored))
+        return found
 
     @staticmethod
     def record_in(

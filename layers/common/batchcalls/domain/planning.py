@@ -77,21 +77,26 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Literal, NamedTuple, Protocol
 
+from batchcalls.domain import state_rules
 from batchcalls.domain.holiday_calendars import holiday_dates, years_around
 from batchcalls.domain.phones import effective_timezones
 from batchcalls.domain.planning_state import PlannerState
 from batchcalls.domain.planning_windows import (
     DAY_MS,
+    GUARD,
     AllowedTime,
     DailyWindow,
+    not_before_of,
     reach,
+    split_reach,
+    without_after,
 )
 from batchcalls.domain.state_rules import states_with_rules
 from batchcalls.models.campaign import CampaignSettings, Pacing
@@ -110,6 +115,7 @@ __all__ = [
     "allowed_until",
     "campaign_day",
     "contact_reach",
+    "delay_reason",
     "is_allowed",
     "plan_contacts",
     "summarise",
@@ -200,6 +206,9 @@ class PlanResult:
     caller_ids: list[str | None]
     unplaceable: list[Unplaceable]
     state: PlannerState
+    # Planned contacts whose calling a rule delayed past the plan's start: the rule (see
+    # `delay_reason`), by contact id. The others are absent.
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def planned(self) -> list[PlannedCall]:
@@ -326,6 +335,7 @@ class _Group:
     starts: list[int]
     ends: list[int]
     days: list[int]  # campaign day index of each interval
+    first_ms: int | None  # the first allowed instant (not rounded to a tick), if any
     # For spread: the distinct days, and per day its interval index range.
     day_list: list[int]
     day_first: list[int]
@@ -338,8 +348,11 @@ def _group(frame: _Frame, timezones: tuple[str, ...]) -> _Group:
     starts: list[int] = []
     ends: list[int] = []
     days: list[int] = []
+    first_ms: int | None = None
     day_ms = frame.day_ms
     for start, end in frame.allowed.intervals(timezones, frame.start_ms, frame.end_ms):
+        if first_ms is None and frame.ceil_tick(start) < frame.ceil_tick(end):
+            first_ms = start
         day = bisect_right(day_ms, start) - 1
         while start < end:
             # Split at the campaign's midnights: the daily cap is per campaign day.
@@ -363,7 +376,7 @@ def _group(frame: _Frame, timezones: tuple[str, ...]) -> _Group:
     cum = [0]
     for first, stop in zip(starts, ends, strict=True):
         cum.append(cum[-1] + stop - first)
-    return _Group(starts, ends, days, day_list, day_first, day_stop, cum)
+    return _Group(starts, ends, days, first_ms, day_list, day_first, day_stop, cum)
 
 
 # --- the engine: used ticks, day counts, and the two pacings ---------------------------
@@ -753,12 +766,14 @@ def plan_contacts(
 
     due: list[int] = []
     unplaced: list[tuple[int, int, UnplaceableReason]] = []
+    zone_list = _zone_tuples(contacts)
     if frame.spread:
-        engine.plan_spread(_zone_tuples(contacts), due, unplaced)
+        engine.plan_spread(zone_list, due, unplaced)
     else:
-        engine.plan_asap(_runs(_zone_tuples(contacts)), due, unplaced)
+        engine.plan_asap(_runs(zone_list), due, unplaced)
 
     ids = [c.contact_id for c in contacts]
+    reasons = _reasons(settings, frame, ids, zone_list)
     unplaceable: list[Unplaceable] = []
     if unplaced:
         skip = bytearray(len(ids))
@@ -766,12 +781,152 @@ def plan_contacts(
             for i in range(first, first + count):
                 skip[i] = 1
                 unplaceable.append(Unplaceable(ids[i], reason))
+                reasons.pop(ids[i], None)
         ids = [c for c, s in zip(ids, skip, strict=True) if not s]
     offset = (
         rotation_offset if rotation_offset is not None else state.rotation_offset if state else 0
     )
     callers, next_offset = _caller_ids(settings, ids, offset)
-    return PlanResult(ids, due, callers, unplaceable, engine.export(next_offset))
+    return PlanResult(ids, due, callers, unplaceable, engine.export(next_offset), reasons)
+
+
+# --- why a contact's calls start later than the plan: the rule that delayed them -------
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """A campaign's allowed time taken apart, to tell which rule held a contact back: the
+    bare window (its hours on its working days), each holiday calendar's dates and the
+    campaign's blackout dates (the guard is a flag; states and the frequency `after:` mark
+    are read off the reach)."""
+
+    bare: AllowedTime
+    calendars: tuple[tuple[str, frozenset[int]], ...]
+    blackouts: frozenset[int]
+
+    @classmethod
+    def of(cls, settings: CampaignSettings, first_ms: int, last_ms: int) -> _Rules:
+        bare = DailyWindow.of(settings.start_time, settings.end_time, settings.working_days, ())
+        years = years_around(first_ms, last_ms)
+        calendars = tuple(
+            (code, _ordinals(holiday_dates([code], years))) for code in settings.holiday_calendars
+        )
+        return cls(
+            AllowedTime(settings.timezone, bare, settings.respect_contact_timezone, False),
+            calendars,
+            _ordinals(settings.blackout_dates),
+        )
+
+    def without(self, allowed: AllowedTime, rule: str) -> AllowedTime:
+        """The campaign's allowed time without one rule: `legal_hours`, `holiday:<code>`
+        or `blackout_date` (its dates only: another calendar's same date stays barred)."""
+        if rule == "legal_hours":
+            return replace(allowed, legal_hours_guard=False)
+        kept = [dates for code, dates in self.calendars if f"holiday:{code}" != rule]
+        if rule != "blackout_date":
+            kept.append(self.blackouts)
+        days = frozenset().union(*kept)
+        return replace(allowed, window=replace(allowed.window, blackout_ordinals=days))
+
+    def candidates(self, key: tuple[str, ...], guard: bool) -> Iterator[str]:
+        """The rules that may bar a reach, in the order `delay_reason` tells them."""
+        if not_before_of(key) is not None:
+            yield "frequency_limit"
+        if guard:
+            yield "legal_hours"
+        for state in split_reach(key)[1]:
+            yield f"state_rule:{state}"
+        for code, _ in self.calendars:
+            yield f"holiday:{code}"
+        if self.blackouts:
+            yield "blackout_date"
+
+    def bars(self, rule: str, key: tuple[str, ...], instant_ms: int) -> bool:
+        """Whether the rule alone bars a call of the reach at the instant."""
+        zones, _ = split_reach(key)
+        if rule == "frequency_limit":
+            return instant_ms < (not_before_of(key) or 0)
+        if rule == "legal_hours":
+            return not all(GUARD.contains(z, instant_ms) for z in zones)
+        if rule.startswith("state_rule:"):
+            state = rule.removeprefix("state_rule:")
+            return not all(state_rules.is_allowed_at((state,), z, instant_ms) for z in zones)
+        if rule == "blackout_date":
+            days = self.blackouts
+        else:
+            days = next(d for code, d in self.calendars if f"holiday:{code}" == rule)
+        window = replace(self.bare.window, blackout_ordinals=days)
+        return not all(window.contains(z, instant_ms) for z in self.bare.window_zones(zones))
+
+
+def _ordinals(days: Iterable[date]) -> frozenset[int]:
+    return frozenset(day.toordinal() for day in days)
+
+
+def _without_state(key: tuple[str, ...], rule: str) -> tuple[str, ...]:
+    mark = "state:" + rule.removeprefix("state_rule:")
+    return tuple(entry for entry in key if entry != mark)
+
+
+@lru_cache(maxsize=4096)
+def _delay_reason(frame: _Frame, rules: _Rules, key: tuple[str, ...]) -> str | None:
+    first = _group(frame, key).first_ms
+    start = frame.start_ms
+    if first is None or first <= start:
+        return None
+    zones, _ = split_reach(key)
+    bare = rules.bare.intervals(zones, start, first)
+    if not bare:
+        return None  # the campaign's own hours begin there: no rule held it back
+    allowed = frame.allowed
+    candidates = list(rules.candidates(key, allowed.legal_hours_guard))
+    # The rule without which the contact could be called earlier, the others kept.
+    for rule in candidates:
+        if rule == "frequency_limit":
+            earlier = allowed.intervals(without_after(key), start, first)
+        elif rule.startswith("state_rule:"):
+            earlier = allowed.intervals(_without_state(key, rule), start, first)
+        else:
+            earlier = rules.without(allowed, rule).intervals(key, start, first)
+        if earlier:
+            return rule
+    # Several rules bar the same time: the one barring the campaign's last hour before.
+    last = bare[-1][1] - 1
+    return next((rule for rule in candidates if rules.bars(rule, key, last)), None)
+
+
+def _reasons(
+    settings: CampaignSettings, frame: _Frame, ids: list[str], zone_list: list[tuple[str, ...]]
+) -> dict[str, str]:
+    """`PlanResult.reasons` of the contacts (ids and reaches, in order): worked out once per
+    reach, and only for reaches whose allowed time starts after the plan does."""
+    delayed: dict[tuple[str, ...], str] = {}
+    rules: _Rules | None = None
+    for key in set(zone_list):
+        first = _group(frame, key).first_ms
+        if first is None or first <= frame.start_ms:
+            continue
+        rules = rules or _Rules.of(settings, frame.start_ms, frame.end_ms)
+        reason = _delay_reason(frame, rules, key)
+        if reason is not None:
+            delayed[key] = reason
+    if not delayed:
+        return {}
+    return {cid: delayed[key] for cid, key in zip(ids, zone_list, strict=True) if key in delayed}
+
+
+def delay_reason(settings: CampaignSettings, start_ms: int, key: tuple[str, ...]) -> str | None:
+    """Why a contact of this reach cannot be called as early as `start_ms` when its
+    campaign's own hours would allow it, or None when nothing held it back (or nothing
+    allows it at all: then it is unplaceable). The rules are tried in this order:
+    `frequency_limit` (its number's recent calls), `legal_hours` (the federal guard),
+    `state_rule:<XX>` (a state's hours, days or holidays), `holiday:<calendar>` (a
+    `holiday_calendars` code), `blackout_date`. The reason is the first rule without
+    which (the others kept) it could be called earlier; when none alone would do (two
+    rules bar the same time), the first that bars the last instant of the campaign's
+    bare window (its hours on its working days) before the contact's first allowed one."""
+    frame = _frame(settings, start_ms, "asap", HORIZON_DAYS)
+    return _delay_reason(frame, _Rules.of(settings, frame.start_ms, frame.end_ms), key)
 
 
 def _allowed_time(settings: CampaignSettings, instant_ms: int) -> AllowedTime:
@@ -787,14 +942,17 @@ def contact_reach(
     timezones: Iterable[object] | None,
     phone_number: str,
     state: str | None,
+    not_before_ms: int | None = None,
 ) -> tuple[str, ...]:
     """What a contact's allowed time depends on (`planning_windows.reach`): its zones (the
-    campaign's when it has none) and, with `state_rules`, the US states whose rules apply
-    to it (its `state`, else its area code's)."""
+    campaign's when it has none), with `state_rules` the US states whose rules apply to it
+    (its `state`, else its area code's), and the instant its number's frequency limit lets
+    it be called again, when that limit holds it back (`not_before_ms`)."""
     zones = effective_timezones(timezones or [], settings.timezone)
-    if not settings.state_rules:
+    states = states_with_rules(phone_number, state) if settings.state_rules else ()
+    if not states and not_before_ms is None:
         return zones
-    return reach(zones, states_with_rules(phone_number, state))
+    return reach(zones, states, not_before_ms)
 
 
 def is_allowed(settings: CampaignSettings, timezones: Sequence[str], instant_ms: int) -> bool:
@@ -833,6 +991,7 @@ class PlanSummary:
     last_call_ms: int | None
     calls_per_day: dict[date, int]
     unplaceable: list[Unplaceable]
+    delayed: dict[str, int]  # planned contacts a rule delayed, by reason (`delay_reason`)
 
 
 def summarise(settings: CampaignSettings, result: PlanResult) -> PlanSummary:
@@ -855,4 +1014,5 @@ def summarise(settings: CampaignSettings, result: PlanResult) -> PlanSummary:
         last_call_ms=max(result.due_ms) if result.due_ms else None,
         calls_per_day=per_day,
         unplaceable=list(result.unplaceable),
+        delayed=dict(sorted(Counter(result.reasons.values()).items())),
     )

@@ -27,21 +27,40 @@ Interval = tuple[int, int]
 
 # A contact's reach: the key its allowed time is worked out (and cached) by. Its IANA
 # zones, then one `state:<USPS code>` for each US state whose calling rules apply to it
-# (domain/state_rules); a contact with no such state is keyed by its zones alone.
+# (domain/state_rules), then, when its number's frequency limit holds it back at the
+# plan's start, `after:<epoch ms>`: the instant before which it may not be called. A
+# contact with neither is keyed by its zones alone.
 STATE_MARK = "state:"
+AFTER_MARK = "after:"
+_MARKS = (STATE_MARK, AFTER_MARK)
 
 
-def reach(zones: Iterable[str], states: Iterable[str]) -> tuple[str, ...]:
-    return (*zones, *(STATE_MARK + state for state in sorted(states)))
+def reach(
+    zones: Iterable[str], states: Iterable[str], not_before_ms: int | None = None
+) -> tuple[str, ...]:
+    after = () if not_before_ms is None else (f"{AFTER_MARK}{not_before_ms}",)
+    return (*zones, *(STATE_MARK + state for state in sorted(states)), *after)
 
 
 def split_reach(key: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(zones, states) of a reach."""
-    if not any(entry.startswith(STATE_MARK) for entry in key):
+    if not any(entry.startswith(_MARKS) for entry in key):
         return key, ()
-    zones = tuple(e for e in key if not e.startswith(STATE_MARK))
+    zones = tuple(e for e in key if not e.startswith(_MARKS))
     states = tuple(e[len(STATE_MARK) :] for e in key if e.startswith(STATE_MARK))
     return zones, states
+
+
+def not_before_of(key: tuple[str, ...]) -> int | None:
+    """The instant a reach may not be called before (its `after:` mark), if any."""
+    if key and key[-1].startswith(AFTER_MARK):
+        return int(key[-1][len(AFTER_MARK) :])
+    return None
+
+
+def without_after(key: tuple[str, ...]) -> tuple[str, ...]:
+    """The reach without its `after:` mark."""
+    return key[:-1] if not_before_of(key) is not None else key
 
 
 @lru_cache(maxsize=1024)
@@ -205,6 +224,11 @@ class AllowedTime:
         """The allowed time of a contact of this reach (its zones, and the states whose
         rules apply: `reach`) within [start_ms, end_ms), as sorted disjoint intervals."""
         timezones, states = split_reach(key)
+        not_before = not_before_of(key)
+        if not_before is not None:
+            start_ms = max(start_ms, not_before)
+            if start_ms >= end_ms:
+                return []
         allowed: list[Interval] = [(start_ms, end_ms)]
         for zone_name in dict.fromkeys(self.window_zones(timezones)):
             allowed = intersect(allowed, merge(self.window.intervals(zone_name, start_ms, end_ms)))
@@ -221,6 +245,9 @@ class AllowedTime:
 
     def contains(self, key: tuple[str, ...], instant_ms: int) -> bool:
         timezones, states = split_reach(key)
+        not_before = not_before_of(key)
+        if not_before is not None and instant_ms < not_before:
+            return False
         if not all(self.window.contains(z, instant_ms) for z in self.window_zones(timezones)):
             return False
         if self.legal_hours_guard and not all(GUARD.contains(z, instant_ms) for z in timezones):

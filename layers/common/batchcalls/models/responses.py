@@ -351,7 +351,7 @@ class TenantSettings(Answer):
 
 class UnplaceableContact(Answer):
     contact_id: str
-    reason: str = Field(description="`no_allowed_window`, `beyond_horizon`, `suppressed`...")
+    reason: str = Field(description="`suppressed`, `no_allowed_window` or `beyond_horizon`.")
 
 
 class PlanPreview(Answer):
@@ -368,6 +368,7 @@ class PlanPreview(Answer):
                     "contacts_previewed": 622,
                     "more_contacts": False,
                     "unplaceable_counts": {"suppressed": 2},
+                    "delayed_counts": {"state_rule:FL": 14, "frequency_limit": 3},
                     "unplaceable": [
                         {"contact_id": "ct_5w1x7n2c3d4e5f6g", "reason": "suppressed"},
                         {"contact_id": "ct_8a2b7n2c3d4e5f6h", "reason": "suppressed"},
@@ -392,6 +393,12 @@ class PlanPreview(Answer):
         description="Contacts that cannot be placed, by reason."
     )
     unplaceable: list[UnplaceableContact] = Field(description="The first 100 of them.")
+    delayed_counts: dict[str, int] = Field(
+        description="Contacts that will be called, but later than the campaign's own hours "
+        "would allow, by the rule that holds them back (`frequency_limit`, `legal_hours`, "
+        "`state_rule:<XX>`, `holiday:<calendar>`, `blackout_date`); each keeps it as its "
+        "`reason` once planned."
+    )
 
 
 class ContactPage(Answer):

@@ -171,6 +171,7 @@ class CampaignService:
             "contacts_previewed": found.contacts,
             "more_contacts": found.more,
             "unplaceable_counts": dict(sorted(counts.items())),
+            "delayed_counts": summary.delayed,
             "unplaceable": [
                 {"contact_id": u.contact_id, "reason": u.reason} for u in summary.unplaceable[:100]
             ],

@@ -21,12 +21,14 @@ from batchcalls.adapters import call_counters
 from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.contact_store import ContactPlanWrites, ContactStore
+from batchcalls.adapters.number_calls import NumberCallLog, TenantSettingsStore
 from batchcalls.adapters.plan_progress import ChunkStart, PlanProgressStore
 from batchcalls.adapters.slot_store import SlotKey, SlotStore, key_for, new_slot
 from batchcalls.adapters.suppressions import SuppressionStore
 from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.domain.campaigns import DELIVERING, plan_start
+from batchcalls.domain.frequency import frequency_limit, judge_call
 from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
@@ -38,6 +40,7 @@ from batchcalls.domain.planning import (
     summarise,
 )
 from batchcalls.domain.planning_state import PlannerState
+from batchcalls.domain.state_rules import max_calls_per_24h, states_with_rules
 from batchcalls.errors import Conflict, NotFound
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger, metrics
@@ -142,9 +145,13 @@ class PlanningService:
         return_waiting: Callable[[str, str], object] | None = None,
         on_plan_done: Callable[[str, str], object] | None = None,
         suppressions: SuppressionStore | None = None,
+        number_calls: NumberCallLog | None = None,
+        tenant_settings: TenantSettingsStore | None = None,
     ) -> None:
         self.clock = clock
         self.suppressions = suppressions or SuppressionStore()
+        self.number_calls = number_calls or NumberCallLog()
+        self.tenant_settings = tenant_settings or TenantSettingsStore()
         self.queue = queue
         self.chunk_size = chunk_size
         self.campaigns = campaigns or CampaignStore()
@@ -305,18 +312,28 @@ class PlanningService:
         occupancy: Occupancy | None,
         total: int | None,
     ) -> PlanResult:
-        """The plan of a batch of contacts: every rule, and the tenant's do-not-call list
-        (a suppressed number is skipped, not planned)."""
+        """The plan of a batch of contacts: every rule, the tenant's do-not-call list (a
+        suppressed number is skipped, not planned) and the frequency limits (a number
+        called as often as its limit allows in the 24 hours before `start_ms` is planned
+        from the instant its oldest such call is 24 hours old)."""
         suppressed = self.suppressions.suppressed_of(tenant_id, (c.phone_number for c in batch))
+        callable_ = [c for c in batch if c.phone_number not in suppressed]
+        not_before = self._frequency_holds(tenant_id, settings, start_ms, callable_)
         result = plan_contacts(
             settings,
             start_ms,
             [
                 PlanContact(
-                    c.contact_id, contact_reach(settings, c.timezones, c.phone_number, c.state)
+                    c.contact_id,
+                    contact_reach(
+                        settings,
+                        c.timezones,
+                        c.phone_number,
+                        c.state,
+                        not_before.get(c.phone_number),
+                    ),
                 )
-                for c in batch
-                if c.phone_number not in suppressed
+                for c in callable_
             ],
             state=state,
             occupancy=occupancy,
@@ -326,6 +343,39 @@ class PlanningService:
             Unplaceable(c.contact_id, "suppressed") for c in batch if c.phone_number in suppressed
         )
         return result
+
+    def _frequency_holds(
+        self,
+        tenant_id: str,
+        settings: CampaignSettings,
+        start_ms: int,
+        contacts: list[ContactRecord],
+    ) -> dict[str, int]:
+        """The numbers their frequency limit holds back at `start_ms`, with the instant
+        each may be called again. What planning knows exactly is the log of calls already
+        started (every campaign of the tenant, adapters/number_calls); calls planned but not
+        yet started, in other campaigns, are not known here and are held at the dial. One
+        read of the tenant's settings, and the log of the numbers a limit applies to only,
+        100 numbers per request."""
+        tenant_cap = self.tenant_settings.get(tenant_id)["max_calls_per_number_per_24h"]
+        limits: dict[str, int] = {}
+        for contact in contacts:
+            state_cap = (
+                max_calls_per_24h(states_with_rules(contact.phone_number, contact.state))
+                if settings.state_rules
+                else None
+            )
+            limit = frequency_limit(tenant_cap, state_cap)
+            if limit is not None:
+                limits[contact.phone_number] = limit
+        if not limits:
+            return {}
+        held: dict[str, int] = {}
+        for number, calls_ms in self.number_calls.recent_of(tenant_id, limits).items():
+            verdict = judge_call(calls_ms, start_ms, limits[number])
+            if verdict.not_before_ms is not None:
+                held[number] = verdict.not_before_ms
+        return held
 
     def _usable_settings(
         self, campaign: CampaignRecord, settings: CampaignSettings
@@ -419,7 +469,10 @@ class PlanningService:
         self.slots.put_many(slots)
         # Each contact moves with its counters, a few dozen per transaction.
         accepted = self.writes.schedule(
-            [(by_id[cid], due, caller) for cid, due, caller in planned], version, now
+            [(by_id[cid], due, caller) for cid, due, caller in planned],
+            version,
+            now,
+            result.reasons,
         )
         skipped = self.writes.skip(
             [(by_id[u.contact_id], u.reason) for u in result.unplaceable], version, now

@@ -14,7 +14,7 @@ from batchcalls.adapters.tables import CampaignRecord, ContactRecord, LeaseItem
 from batchcalls.adapters.transactions import ConditionFailed
 from batchcalls.clock import to_epoch_ms
 from batchcalls.domain.bookings import place_one
-from batchcalls.domain.planning import PlanContact, contact_reach
+from batchcalls.domain.planning import PlanContact, contact_reach, delay_reason
 from batchcalls.models.campaign import CampaignSettings
 from batchcalls.observability import logger
 from batchcalls.services.delivery.context import Deps
@@ -73,7 +73,9 @@ class Replanning:
     ) -> Retry | None:
         """Too late for its window (or its dial was given up): scheduled again at the next
         allowed instant from `not_before_ms` (default now; the end of a window too close to
-        its end for a dial), never called late; skipped when no allowed time remains. From
+        its end for a dial), never called late; skipped when no allowed time remains. Its
+        `reason` becomes the rule that moved it (given, e.g. `frequency_limit`, or the one
+        `delay_reason` finds: a state's hours, a holiday...), or stays as it was. From
         `queued`, or from `in_progress` with its live `lease` when the provider never
         answered. Returns the new call (to dispatch soon), or None."""
         settings = settings_of(campaign)
@@ -89,6 +91,12 @@ class Replanning:
                         contact, message, "skipped", now, reason="no_allowed_window"
                     )
                 return None
+            if reason is None:
+                # The rule that moved it past its own hours, if one did (state, holiday...).
+                zones = contact_reach(
+                    settings, contact.timezones, contact.phone_number, contact.state
+                )
+                reason = delay_reason(settings, start_ms, zones)
             self.deps.store.replan(contact, message, retry, booked_ms, now, lease, reason)
         except ConditionFailed:
             return None  # it moved on meanwhile (a duplicate, an outcome, a cancel)
