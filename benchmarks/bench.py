@@ -10,7 +10,9 @@ report modelled AWS time beside the measured figures. Runs: the pure planner, th
 planner's requests and cold starts `--runs` times; the retry's requests once (request
 counts and modelled time are deterministic; it plans 11,000 contacts under moto, about
 2 minutes); the contact-file import once, at `--import-rows` rows (100,000 by default:
-1,000,000 takes about 20 minutes here). Ratios compare figures of the same run.
+1,000,000 takes about 20 minutes here); the dispatch (10,000 calls due in one minute,
+the old sequential dispatch beside it) once: its figures are modelled AWS time, the same
+from run to run. Ratios compare figures of the same run.
 Writes out/bench.md and out/bench.json, and prints the markdown.
 """
 
@@ -193,6 +195,8 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
                 "< 250 ms",
             )
         )
+    if "dispatch" in results:
+        rows += dispatch_rows(results["dispatch"]["median"])
     i = results["import_contacts"]["median"]
     name = f"contact file import, {i['rows']:,} rows ({i['size_mb']:.0f} MB)"
     rows += [
@@ -233,6 +237,70 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
     return rows
 
 
+def dispatch_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The dispatch benchmark's rows (benchmarks/dispatch.py)."""
+    new, old = d["parallel"], d.get("sequential")
+    name = f"dispatch, {d['calls']:,} calls due in one minute, {d['campaigns']} campaigns"
+    tick = f"{new['tick_modelled_seconds']:.2f} s ({new['tick_modelled_serial_seconds']:.1f} s if sequential requests)"
+    if old:
+        tick += (
+            f"; the old one-claim-at-a-time dispatch {old['tick_modelled_seconds']:.1f} s"
+            f"{' (over the 55 s timeout)' if old['tick_over_timeout'] else ''}: "
+            f"{d['tick_ratio']:.0f}x faster"
+        )
+    rows = [
+        (name, "tick: all claimed and sent, modelled AWS time", tick, "within the minute"),
+        (
+            name,
+            "tick requests",
+            ", ".join(f"{op} {n:,}" for op, n in new["tick_requests"].items()),
+            "",
+        ),
+        (
+            name,
+            "arrival at the caller - scheduled_at (all calls)",
+            f"p50 {new['arrival_late_p50']:.2f} s, p99 {new['arrival_late_p99']:.2f} s, "
+            f"max {new['arrival_late_max']:.2f} s; {new['arrival_early']} early"
+            + (
+                f" (old dispatch: p99 {old['arrival_late_p99']:.1f} s, max {old['arrival_late_max']:.1f} s)"
+                if old
+                else ""
+            ),
+            "p99 <= 1 s, none early",
+        ),
+        (
+            name,
+            "peak calls reaching the caller per second",
+            f"{new['peak_arrivals_per_second']}",
+            "",
+        ),
+    ]
+    if "placed" in new:
+        caps = "; ".join(
+            f"{c['peak_live']} live of {c['cap']} allowed"
+            for c in new["live_against_caps"].values()
+        )
+        rows += [
+            (
+                name,
+                f"placed - scheduled_at ({new['sampled_calls']:,} calls of {new['sampled_campaigns']} "
+                "campaigns dialled to their outcome; no cap binding)",
+                f"p50 {new['placed_late_p50']:.2f} s, p99 {new['placed_late_p99']:.2f} s, "
+                f"max {new['placed_late_max']:.2f} s; {new['placed_early']} early, "
+                f"{new['placed_twice']} dialled twice",
+                "p99 <= 1 s",
+            ),
+            (name, "live calls against their caps (peak)", caps, "never above"),
+            (
+                name,
+                "wall time under moto (tick; callers)",
+                f"{new['tick_wall_seconds']:.0f} s; {new['callers_wall_seconds']:.0f} s",
+                "",
+            ),
+        ]
+    return rows
+
+
 def markdown(description: dict[str, Any], command: str, results: dict[str, Any]) -> str:
     runs = ", ".join(f"{name} {r['runs']}" for name, r in results.items())
     lines = [
@@ -258,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=1_000_000, help="the pure planner's")
     parser.add_argument("--retry-sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--dispatch-calls", type=int, default=10_000)
+    parser.add_argument(
+        "--dispatch-callers", type=int, default=2, help="campaigns dialled to their outcome"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     args = parser.parse_args(argv)
     command = "make bench" if argv is None and len(sys.argv) == 1 else " ".join(sys.argv)
@@ -269,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     results["plan_requests"] = measure("benchmarks.plan_requests", args.runs, {"contacts": 5000})
     results["retry_requests"] = measure("benchmarks.retry_requests", 1, {"sizes": args.retry_sizes})
     results["cold_start"] = measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 5)})
+    results["dispatch"] = measure(
+        "benchmarks.dispatch",
+        1,
+        {"calls": args.dispatch_calls, "campaigns": 20, "callers": args.dispatch_callers},
+    )
     results["import_contacts"] = measure(
         "benchmarks.import_contacts", 1, {"rows": args.import_rows, "runs": args.runs}
     )
