@@ -4,7 +4,9 @@ moto matches each rule's pattern and builds the event (see `moto_hooks`); here t
 gets the injected clock's time and goes, as a task of the event loop, to its target:
 an API destination gets an HTTP request with the target's input as body (the whole
 event, `Input`, `InputPath` or `InputTransformer`) and the connection's auth, retried
-on 401/407/409/429/5xx and network errors within the target's `RetryPolicy`; a Lambda
+on 401/407/409/429/5xx and network errors within the target's `RetryPolicy`, then, if
+still undelivered, put in the target's `DeadLetterConfig` queue (the event, with
+EventBridge's RULE_ARN, TARGET_ARN, ERROR_CODE and ERROR_MESSAGE attributes); a Lambda
 function gets an asynchronous invocation.
 """
 
@@ -57,6 +59,14 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
     return json.dumps(event)
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    """What a dead-letter queue gets when the retries give up: the whole event."""
+
+    rule_arn: str
+    event_json: str
+
+
 @dataclass
 class Delivery:
     rule: str
@@ -86,7 +96,10 @@ class EventTargets:
             arn = target["Arn"]
             label = f"{rule.name} -> {target.get('Id', arn)}"
             if ":api-destination/" in arn:
-                self.loop.call_soon(label, self._http_attempt(rule.name, target, body, 1, None))
+                undelivered = Undelivered(rule.arn, json.dumps(event))
+                self.loop.call_soon(
+                    label, self._http_attempt(rule.name, target, body, undelivered, 1, None)
+                )
             else:
                 function = self.functions.by_arn(arn)
                 if function is None:
@@ -103,6 +116,7 @@ class EventTargets:
         rule: str,
         target: dict[str, Any],
         body: str,
+        undelivered: Undelivered,
         attempt: int,
         first_at: datetime | None,
     ) -> Callable[[datetime], None]:
@@ -123,12 +137,13 @@ class EventTargets:
                 policy.get("MaximumEventAgeInSeconds", 86400)
             ):
                 log.warning("giving up an event of rule %s for %s (%s)", rule, url, error or status)
-                self._dead_letter(target, body)
+                reason = error or f"the endpoint answered {status}"
+                self._dead_letter(target, undelivered, reason)
                 return
             self.loop.call_later(
                 delay,
                 f"{rule} retry {attempt}",
-                self._http_attempt(rule, target, body, attempt + 1, started),
+                self._http_attempt(rule, target, body, undelivered, attempt + 1, started),
             )
 
         return run
@@ -186,9 +201,24 @@ class EventTargets:
             query[item["Key"]] = item.get("Value", "")
         return headers
 
-    def _dead_letter(self, target: dict[str, Any], body: str) -> None:
+    def _dead_letter(self, target: dict[str, Any], undelivered: Undelivered, reason: str) -> None:
+        """As EventBridge does: the event itself, with attributes naming the rule, the
+        target and the error."""
         arn = target.get("DeadLetterConfig", {}).get("Arn")
         if not arn:
             return
         url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
-        self.sqs.send_message(QueueUrl=url, MessageBody=body)
+        attributes = {
+            "RULE_ARN": undelivered.rule_arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": "ERROR_FROM_TARGET" if "answered" in reason else "CONNECTION_FAILURE",
+            "ERROR_MESSAGE": reason[:256],
+        }
+        self.sqs.send_message(
+            QueueUrl=url,
+            MessageBody=undelivered.event_json,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()
+            },
+        )
