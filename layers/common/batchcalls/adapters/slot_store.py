@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from batchcalls.adapters.tables import RecheckItem, SlotMarkRecord, SlotRecord, WatermarkItem
 from batchcalls.adapters.transactions import conditional, with_retries
@@ -80,25 +81,52 @@ def mark_key(minute_shard: str) -> tuple[str, str]:
     return f"{minute}#marks", shard
 
 
+WRITE_LANES = 16  # BatchWriteItem requests in flight at once (the shared pool's size)
+BATCH_ITEMS = 25  # BatchWriteItem's limit
+
+
+def _write_in_parallel(
+    model: type[SlotRecord] | type[SlotMarkRecord],
+    records: list[Any],
+    delete: bool = False,
+) -> None:
+    """Full BatchWriteItem batches, up to WRITE_LANES requests at a time (a planner chunk
+    writes thousands of slots: one batch after another would be most of its time,
+    docs/benchmarks.md). Returns once every item is written."""
+    if not records:
+        return
+    batches = -(-len(records) // BATCH_ITEMS)
+    per_lane = BATCH_ITEMS * -(-batches // WRITE_LANES)
+    lanes = [records[i : i + per_lane] for i in range(0, len(records), per_lane)]
+
+    def write(lane: list[Any]) -> None:
+        with model.batch_write() as batch:
+            for record in lane:
+                if delete:
+                    batch.delete(record)
+                else:
+                    batch.save(record)
+
+    parallel_map(write, lanes, WRITE_LANES)
+
+
 class SlotStore:
     def put_many(self, slots: Iterable[SlotRecord]) -> None:
         """Marks first, then the slots, in full BatchWriteItem batches (pynamodb retries
         unprocessed items with backoff). A reader that sees no mark sees no slot."""
         slots = list(slots)
         self._mark({slot.minute_shard for slot in slots})
-        with SlotRecord.batch_write() as batch:
-            for slot in slots:
-                batch.save(slot)
+        _write_in_parallel(SlotRecord, slots)
 
     def _mark(self, partitions: set[str]) -> None:
-        with SlotMarkRecord.batch_write() as batch:
-            for partition in sorted(partitions):
-                batch.save(SlotMarkRecord(*mark_key(partition)))
+        _write_in_parallel(
+            SlotMarkRecord, [SlotMarkRecord(*mark_key(p)) for p in sorted(partitions)]
+        )
 
     def delete_many(self, keys: Iterable[SlotKey]) -> None:
-        with SlotRecord.batch_write() as batch:
-            for key in keys:
-                batch.delete(SlotRecord(key.minute_shard, key.slot_key))
+        _write_in_parallel(
+            SlotRecord, [SlotRecord(key.minute_shard, key.slot_key) for key in keys], delete=True
+        )
 
     def mark_items(self, partitions: set[str]) -> list[SlotMarkRecord]:
         """The marks of these slot partitions (for a transaction that writes slots)."""
