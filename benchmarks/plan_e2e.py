@@ -78,11 +78,17 @@ def prepare(contacts: int) -> dict[str, Any]:
         "timezone": "America/New_York",
         "start_time": "09:00",
         "end_time": "17:00",
+        # Tomorrow: the plan alone, no call due before the next minute tick (those would
+        # be handed to delivery by the planner, which is delivery's work, not planning's).
+        "schedule_type": "scheduled",
+        "scheduled_at": "2026-12-01T09:00:00",
     }
     campaign, _ = api.create(TENANT, CreateCampaignRequest.model_validate(body))
     began = time.perf_counter()
     for first in range(0, contacts, PER_REQUEST):
-        rows = [{"phone_number": number(i)} for i in range(first, min(contacts, first + PER_REQUEST))]
+        rows = [
+            {"phone_number": number(i)} for i in range(first, min(contacts, first + PER_REQUEST))
+        ]
         api.add_contacts(TENANT, campaign.campaign_id, rows)
     seeded = time.perf_counter() - began
     api.schedule(TENANT, campaign.campaign_id)
@@ -129,7 +135,6 @@ def plan_only(spec: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(spec["environment"])
     use_clock(SimulatedClock(START))
     from functions.planner import app
-
     from tests.support.api import LambdaContextStub
 
     queue_url = spec["environment"]["PLANNING_QUEUE_URL"]
@@ -186,7 +191,13 @@ def handler_rss_mb() -> float:
         "print(int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024)"
     )
     answer = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT / "functions" / "planner"), str(ROOT / "layers" / "common")],
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(ROOT / "functions" / "planner"),
+            str(ROOT / "layers" / "common"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
