@@ -2,7 +2,7 @@
 markdown and a JSON table with the machine's description (`make bench`).
 
 Run: .venv/bin/python benchmarks/bench.py [--runs 3] [--import-rows 100000]
-         [--plan-sizes 5000 10000] [--cost-contacts 2000] [--out out]
+         [--plan-sizes 2500 5000] [--cost-contacts 2000] [--out out]
 
 Each run of a benchmark is a fresh interpreter (its peak memory is its own) calling the
 benchmark's `measure(...)`. The moto-backed ones run with the local runtime's latency
