@@ -417,31 +417,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-contacts", type=int, default=2000)
     parser.add_argument("--cost-sizes", type=int, nargs=2, default=[500, 2000])
     parser.add_argument("--out", type=Path, default=ROOT / "out")
+    parser.add_argument(
+        "--render", type=Path, help="write the table again from a bench.json, running nothing"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        done = {k: v for k, v in saved.items() if k not in ("machine", "command", "seconds")}
+        text = markdown(saved["machine"], saved["command"], done)
+        text += f"\nThe whole run took {saved['seconds'] / 60:.1f} minutes.\n"
+        (args.out / "bench.md").write_text(text)
+        print(text)
+        return 0
     command = "make bench" if argv is None and len(sys.argv) == 1 else " ".join(sys.argv)
     began = time.perf_counter()
     description = machine()
     results: dict[str, Any] = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / "bench.partial.json"
+
+    def keep(name: str, value: Any) -> None:
+        """Each benchmark's figures saved as they come (a late failure loses nothing)."""
+        results[name] = value
+        partial.write_text(
+            json.dumps(
+                {
+                    "machine": description,
+                    "command": command,
+                    "seconds": time.perf_counter() - began,
+                    **results,
+                },
+                default=str,
+            )
+        )
+
     plan_args = {"contacts": args.contacts, "baseline": min(100_000, args.contacts)}
-    results["plan_benchmark"] = measure("plan_benchmark", args.runs, plan_args)
-    results["plan_e2e"] = {
-        "sizes": {
-            str(n): measure("benchmarks.plan_e2e", 1, {"contacts": n}) for n in args.plan_sizes
-        }
+    keep("plan_benchmark", measure("plan_benchmark", args.runs, plan_args))
+    sizes = {str(n): measure("benchmarks.plan_e2e", 1, {"contacts": n}) for n in args.plan_sizes}
+    keep("plan_e2e", {"sizes": sizes})
+    keep("retry_requests", measure("benchmarks.retry_requests", 1, {"sizes": args.retry_sizes}))
+    keep("cold_start", measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 7)}))
+    dispatch_args = {
+        "calls": args.dispatch_calls,
+        "campaigns": 20,
+        "callers": args.dispatch_callers,
     }
-    results["retry_requests"] = measure("benchmarks.retry_requests", 1, {"sizes": args.retry_sizes})
-    results["cold_start"] = measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 7)})
-    results["dispatch"] = measure(
-        "benchmarks.dispatch",
-        1,
-        {"calls": args.dispatch_calls, "campaigns": 20, "callers": args.dispatch_callers},
-    )
-    results["import_contacts"] = measure(
-        "benchmarks.import_contacts", 1, {"rows": args.import_rows, "runs": args.runs}
-    )
-    results["cost"] = measure(
-        "benchmarks.cost", 1, {"contacts": args.cost_contacts, "sizes": args.cost_sizes}
-    )
+    keep("dispatch", measure("benchmarks.dispatch", 1, dispatch_args))
+    import_args = {"rows": args.import_rows, "runs": args.runs}
+    keep("import_contacts", measure("benchmarks.import_contacts", 1, import_args))
+    cost_args = {"contacts": args.cost_contacts, "sizes": args.cost_sizes}
+    keep("cost", measure("benchmarks.cost", 1, cost_args))
     text = markdown(description, command, results)
     total = time.perf_counter() - began
     text += f"\nThe whole run took {total / 60:.1f} minutes.\n"
