@@ -202,9 +202,10 @@ def test_a_provider_refusing_the_agent_fails_the_campaign_with_batch_failed(stac
         stack.advance(60)
     finally:
         stack.request("POST", "/_local/provider/settings", {"unknown_agents": []})
-    # Then the campaign failed, with batch.failed on the bus saying why
+    # Then the campaign failed, with batch.failed on the bus saying why (and its view)
     assert status == "failed"
     [failed] = bus.of_campaign(campaign, "batch.failed")
+    assert api(stack, "GET", f"/batch-calls/{campaign}")["error"] == failed["error"]
     assert set(failed) == {"event", "eventId", "occurredAt", "batchId", "error"}
     assert failed["error"].startswith("agent_not_found: the provider refused the campaign")
     changes = [(e["from"], e["to"]) for e in bus.of_campaign(campaign, "campaign.status_changed")]

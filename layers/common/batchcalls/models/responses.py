@@ -195,6 +195,7 @@ CAMPAIGN_EXAMPLE: dict[str, Any] = {
     },
     "planning": {"version": 1, "planned": 2, "total": 2, "done": True},
     "imports": [],
+    "error": None,
     "created_at": "2027-02-26T10:00:00.000Z",
     "updated_at": "2027-02-26T10:00:00.125Z",
 }
@@ -210,6 +211,11 @@ class Campaign(CampaignSettings):
     stats: ContactStats
     planning: PlanningProgress | None
     imports: list[ContactImport]
+    error: str | None = Field(
+        default=None,
+        description="Why a `failed` campaign could not go on (as `batch.failed` says: "
+        "`agent_not_found: ...`, `unauthorized: ...`, `from_rejected: ...`); null otherwise.",
+    )
     created_at: str
     updated_at: str
 

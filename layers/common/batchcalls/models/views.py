@@ -25,6 +25,7 @@ def campaign_view(record: CampaignRecord) -> dict[str, Any]:
         "stats": {"total": sum(counts.values()), **counts},
         "planning": record.planning,
         "imports": record.imports or [],
+        "error": record.failure,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
