@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable
@@ -28,6 +29,8 @@ log = logging.getLogger("local_stack")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP APIs refuse larger payloads
 MAX_ADVANCE_SECONDS = 366 * 86400
+# A hanging sink holds its request this long (real seconds), past any client's timeout.
+HANG_SECONDS = 60
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -58,6 +61,7 @@ def _json_body(request: Request) -> tuple[Any, Response | None]:
 class WebhookSink:
     items: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hits: dict[str, int] = field(default_factory=dict)
 
     def record(self, request: Request, received_at: str) -> None:
         raw = request.get_data(cache=True)
@@ -66,6 +70,7 @@ class WebhookSink:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with self.lock:
+            self.hits[request.path] = self.hits.get(request.path, 0) + 1
             self.items.append(
                 {
                     "url": request.url,
@@ -77,13 +82,24 @@ class WebhookSink:
                 }
             )
 
+    released: threading.Event = field(default_factory=threading.Event)
+
     def list(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.items)
 
+    def count(self, path: str) -> int:
+        """Requests received on that path (this one included)."""
+        with self.lock:
+            return self.hits.get(path, 0)
+
+    def hang(self) -> None:
+        self.released.wait(HANG_SECONDS)
+
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+            self.hits.clear()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -189,12 +205,23 @@ class ApiApp:
         stack = self.stack
         if path.startswith("/_local/webhook-sink/") or path == "/_local/webhook-sink":
             self.webhooks.record(request, iso(stack.now()))
-            # /_local/webhook-sink/status/<code>/... answers <code>: a failing receiver.
             parts = path.split("/")
-            if len(parts) > 4 and parts[3] == "status" and parts[4].isdigit():
+            mode = parts[3] if len(parts) > 3 else ""
+            # /_local/webhook-sink/status/<code>/... answers <code>: a failing receiver.
+            if mode == "status" and len(parts) > 4 and parts[4].isdigit():
                 code = int(parts[4])
                 if 200 <= code <= 599:
                     return ok({"received": True}, code)
+            # /_local/webhook-sink/fail-<n>/... answers 500 to the first n requests to
+            # that path, then 200: a receiver that recovers.
+            failing = re.fullmatch(r"fail-(\d{1,6})", mode)
+            if failing and self.webhooks.count(path) <= int(failing.group(1)):
+                return ok({"received": False}, 500)
+            # /_local/webhook-sink/hang/... never answers (its thread waits, in real time,
+            # until the client gave up or the stack stops; then the connection drops).
+            if mode == "hang":
+                self.webhooks.hang()
+                raise DropConnection("the webhook sink hangs (hang mode)")
             return ok({"received": True})
         routes: dict[str, dict[str, Callable[[Request], Response]]] = {
             "/_local/clock": {"GET": lambda r: ok(self._clock())},

@@ -544,6 +544,8 @@ class LocalStack:
         """Stop every thread and server, free moto, give back the environment and clock."""
         global _active
         parameters.clear_caches()
+        if hasattr(self, "api"):
+            self.api.webhooks.released.set()  # a hanging sink lets go
         if hasattr(self, "loop"):
             self.loop.stop()
         for server in self._servers:

@@ -37,8 +37,10 @@ from batchcalls.adapters.event_destinations import (
     resolve_host,
 )
 from batchcalls.adapters.number_calls import TenantSettingsStore
+from batchcalls.adapters.planning_queue import WebhookQueue
 from batchcalls.adapters.tables import bind_tables
-from batchcalls.clock import current_clock
+from batchcalls.adapters.webhook_store import delivery_view, secret_view
+from batchcalls.clock import current_clock, to_epoch_ms
 from batchcalls.domain.event_destinations import INVOCATION_RATE_PER_SECOND, is_destination_id
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
 from batchcalls.models.campaign import (
@@ -71,9 +73,12 @@ from batchcalls.models.responses import (
     CreatedCampaign,
     ErrorResponse,
     PlanPreview,
+    ReplayAccepted,
     SuppressionPage,
     SuppressionsReport,
     TenantSettings,
+    WebhookDeliveryPage,
+    WebhookSecret,
 )
 from batchcalls.models.views import campaign_view, contact_view
 from batchcalls.observability import logger, metrics, tracer
@@ -82,6 +87,7 @@ from batchcalls.services.campaigns import CampaignService
 from batchcalls.services.event_destinations import EventDestinationService, NewDestination
 from batchcalls.services.imports import ImportService
 from batchcalls.services.suppressions import SuppressionService
+from batchcalls.services.webhooks import WebhookService, WebhookUrls
 from batchcalls.settings import ApiSettings, load_settings
 from pydantic import BaseModel
 
@@ -196,8 +202,8 @@ def service() -> CampaignService:
 
 @cache
 def _default_service() -> CampaignService:
-    _settings()  # binds the tables
-    return CampaignService(current_clock())
+    settings = _settings()  # binds the tables
+    return CampaignService(current_clock(), webhook_urls=WebhookUrls(settings.local_sink_url))
 
 
 @cache
@@ -869,6 +875,93 @@ def list_event_destinations() -> dict[str, Any]:
 def delete_event_destination(destination_id: str) -> Response[Any]:
     destination_service().delete(tenant(), destination_ref(destination_id))
     return Response(status_code=204, body="")
+
+
+# ---------------------------------------------------------------------- webhooks
+DeliveryStatus = Annotated[
+    str,
+    Query(pattern="^(pending|succeeded|failed)$", description="Only deliveries in this status."),
+]
+
+
+@cache
+def webhook_service() -> WebhookService:
+    settings = _settings()  # binds the tables
+    return WebhookService(current_clock(), WebhookQueue(settings.webhook_queue_url))
+
+
+@route(
+    "GET",
+    "/batch-calls/<campaign_id>/webhook-deliveries",
+    200,
+    WebhookDeliveryPage,
+    "A page of the campaign's webhook deliveries, newest first, each with every attempt",
+    (400, 404, 422),
+    summary="List webhook deliveries",
+    description="Deliveries are kept 30 days after their last attempt. With `status`, a page "
+    "may hold fewer than `limit` items and still have a `next_cursor`.",
+    tags=["webhooks"],
+)
+def list_webhook_deliveries(
+    campaign_id: str,
+    status: DeliveryStatus | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    campaign = service().campaigns.get(tenant(), campaign_ref(campaign_id))
+    page = webhook_service().page(tenant(), campaign.campaign_id, status, limit, cursor)
+    return {"items": [delivery_view(i) for i in page.items], "next_cursor": page.next_cursor}
+
+
+@route(
+    "POST",
+    "/batch-calls/<campaign_id>/webhook-deliveries/<delivery_id>/replay",
+    202,
+    ReplayAccepted,
+    "Accepted: the delivery is sent again (same `webhook-id`, a new signature and timestamp)",
+    (404,),
+    summary="Replay a webhook delivery",
+    description="In any campaign state. A failed or succeeded delivery becomes pending with "
+    "a new round of retries; a pending one is on its way already.",
+    tags=["webhooks"],
+)
+def replay_webhook_delivery(campaign_id: str, delivery_id: str) -> Response[Any]:
+    campaign = service().campaigns.get(tenant(), campaign_ref(campaign_id))
+    webhook_service().replay(tenant(), campaign.campaign_id, delivery_id)
+    return json_response(202, {"id": delivery_id, "status": "pending"})
+
+
+@route(
+    "GET",
+    "/webhook-secret",
+    200,
+    WebhookSecret,
+    "The tenant's webhook signing secret (made on first use)",
+    (),
+    summary="Get the webhook signing secret",
+    description="Every webhook carries `webhook-signature` (Standard Webhooks) made with it.",
+    tags=["webhooks"],
+)
+def get_webhook_secret() -> dict[str, Any]:
+    now_ms = to_epoch_ms(current_clock().now())
+    return secret_view(webhook_service().secrets.get(tenant(), now_ms), now_ms)
+
+
+@route(
+    "POST",
+    "/webhook-secret/rotate",
+    200,
+    WebhookSecret,
+    "The new secret; the previous one signs too for 24 hours",
+    (),
+    summary="Rotate the webhook signing secret",
+    description="Until `previous_valid_until` each webhook carries both signatures "
+    "(space-separated in `webhook-signature`), so receivers can switch at their pace.",
+    tags=["webhooks"],
+)
+def rotate_webhook_secret() -> dict[str, Any]:
+    now_ms = to_epoch_ms(current_clock().now())
+    return secret_view(webhook_service().secrets.rotate(tenant(), now_ms), now_ms)
 
 
 # ---------------------------------------------------------------------- the rest

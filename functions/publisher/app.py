@@ -1,5 +1,5 @@
 """publisher function: the Outbox table's stream hands it each event whose state change
-committed; it puts them on the bus (and the campaign's webhook), then forgets them.
+committed; it puts them on the bus (a rule there feeds the campaigns' webhooks), then forgets them.
 
 The batch is published together (PutEvents takes ten at a time). Events the bus refused
 are reported as the batch's failures (ReportBatchItemFailures: the stream retries from

@@ -490,6 +490,31 @@ def scenario(stack: LocalStack) -> None:
     assert dying.status >= 500
     stack.advance(11 * 60)
     assert api("GET", "/event-destinations")["items"] == []
+    # Webhooks: the secret (made, rotated), a receiver failing once (the retry goes
+    # through the queue), the delivery log and a replay.
+    api("GET", "/webhook-secret")
+    api("POST", "/webhook-secret/rotate")
+    hooked = api(
+        "POST",
+        "/batch-calls",
+        {
+            **delivered,
+            "scheduled_at": iso(stack.now() + timedelta(minutes=2)),
+            "webhooks": {"on_call_complete": f"{sink}/fail-1/call"},
+            "contacts": contacts("+12025550164"),
+        },
+        201,
+    )
+    stack.advance(10 * 60)
+    deliveries = api("GET", f"/batch-calls/{hooked['id']}/webhook-deliveries?status=succeeded")
+    [delivery] = deliveries["items"]
+    assert delivery["attempts"] == 2
+    api(
+        "POST",
+        f"/batch-calls/{hooked['id']}/webhook-deliveries/{delivery['id']}/replay",
+        expect=202,
+    )
+    stack.advance(60)
 
 
 @pytest.fixture(scope="module")

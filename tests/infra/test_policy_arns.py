@@ -51,7 +51,9 @@ NEEDS: dict[str, set[str]] = {
         "EVENT_DESTINATIONS_PREFIX/rule",
         "EVENT_DESTINATIONS_ROLE_ARN",
         SERVICE_LINKED_ROLE,
+        "WEBHOOK_QUEUE_URL",
     },
+    "WebhookSenderFunction": {"COORDINATION_TABLE", "WEBHOOK_QUEUE_URL"},
     "ImporterFunction": {
         "CAMPAIGNS_TABLE",
         "CONTACTS_TABLE",

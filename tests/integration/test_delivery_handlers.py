@@ -73,11 +73,16 @@ class FakeProvider:
 class FakeBus:
     def __init__(self) -> None:
         self.put_details: list[dict[str, Any]] = []
+        self.webhook_urls: dict[str, str | None] = {}  # by eventId: the webhook that wants it
         self.refuse: set[str] = set()  # event names the bus refuses
 
-    def put_many(self, details, tenants):
+    def put_many(self, details, tenants, webhook_urls=None):
         taken = [d["event"] not in self.refuse for d in details]
-        self.put_details.extend(d for d, ok in zip(details, taken, strict=True) if ok)
+        urls = webhook_urls or [None] * len(details)
+        for detail, ok, url in zip(details, taken, urls, strict=True):
+            if ok:
+                self.put_details.append(detail)
+                self.webhook_urls[detail["eventId"]] = url
         return taken
 
 
@@ -104,22 +109,12 @@ class FakeDeadLetters:
         self.deleted += 1
 
 
-class FakeWebhooks:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def send(self, url, detail):
-        self.sent.append((url, detail))
-        return 200
-
-
 class World:
     def __init__(self, clock) -> None:
         self.clock = clock
         self.queue = FakeQueue()
         self.provider = FakeProvider()
         self.events = FakeBus()
-        self.webhooks = FakeWebhooks()
         self.commands = FakeCommands()
         self.dead_letters = FakeDeadLetters()
         self.service = DeliveryService(
@@ -131,7 +126,7 @@ class World:
             ),
             self.queue,
             self.provider,
-            publisher=EventPublisher(self.events, self.webhooks, self.commands),
+            publisher=EventPublisher(self.events, self.commands),
             dead_letters=self.dead_letters,
         )
         self.campaigns = CampaignStore()
@@ -596,7 +591,11 @@ def test_an_outcome_is_recorded_once_and_emits_one_event(world):
         "cancelled": 0,
     }
     assert world.campaigns.get(TENANT, campaign).status == "completed"
-    assert [url for url, _ in world.webhooks.sent] == ["https://hooks.example.com/call"]
+    # the bus event names the webhook that wants it (the webhook rule's match);
+    # batch.completed none: the campaign set no on_batch_complete
+    done = world.events.put_details[1]
+    assert world.events.webhook_urls[call["eventId"]] == "https://hooks.example.com/call"
+    assert world.events.webhook_urls[done["eventId"]] is None
 
 
 def test_no_answer_is_retried_after_its_delay_until_max_attempts(world, clock):
@@ -671,13 +670,14 @@ def test_an_event_the_bus_refuses_stays_in_the_outbox_until_it_is_taken(world, c
     sequence = event["Records"][0]["dynamodb"]["SequenceNumber"]
     assert answer == {"batchItemFailures": [{"itemIdentifier": sequence}]}
     assert world.events.put_details == []
-    # And once the bus takes it again, the sweeper publishes it (and its webhook), once
+    # And once the bus takes it again, the sweeper publishes it (with its webhook), once
     world.events.refuse = set()
     clock.advance(301)
     world.sweep()
     world.sweep()
     assert [d["event"] for d in world.events.put_details] == ["call.completed"]
-    assert [url for url, _ in world.webhooks.sent] == ["https://hooks.example.com/call"]
+    published = world.events.put_details[0]["eventId"]
+    assert world.events.webhook_urls[published] == "https://hooks.example.com/call"
     assert OutboxStore().unpublished(to_epoch_ms(clock.now()) + 1) == []
 
 
@@ -723,13 +723,15 @@ def test_a_provider_refusing_the_agent_fails_the_campaign_with_batch_failed(worl
     assert failed[0]["batchId"] == campaign
     assert failed[0]["error"].startswith("agent_not_found: ")
     assert set(failed[0]) == {"event", "eventId", "occurredAt", "batchId", "error"}
+    # (and its on_batch_failed webhook wants it)
+    failed_id = failed[0]["eventId"]
+    assert world.events.webhook_urls[failed_id] == "https://hooks.example.com/failed"
     changes = [
         (d["from"], d["to"])
         for d in world.events.put_details
         if d["event"] == "campaign.status_changed"
     ]
     assert changes == [("active", "failed")]
-    assert ("https://hooks.example.com/failed", failed[0]) in world.webhooks.sent
     # (and the planner asked to cancel whatever is not dialled yet)
     assert [(c["kind"], c["campaign_id"]) for c in world.commands.sent] == [("cancel", campaign)]
     # And no contact is lost: neither was called, both are cancelled, no attempt counted

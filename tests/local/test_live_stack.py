@@ -58,7 +58,7 @@ def test_every_name_comes_from_the_deployed_stack(live_stack):
     assert os.environ["PUBLIC_BASE_URL"] == live_stack.base_url
     assert sorted(live_stack.ledgers) == sorted(
         live_stack.resource(q).rsplit("/", 1)[-1]
-        for q in ("CallQueue", "PlanningQueue", "ImportQueue")
+        for q in ("CallQueue", "PlanningQueue", "ImportQueue", "WebhookQueue")
     )
 
 

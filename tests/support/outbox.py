@@ -23,5 +23,5 @@ class KeptEvents:
 
 
 def flush_outbox(planning_queue_url: str, bus: KeptEvents | None = None) -> int:
-    publisher = EventPublisher(bus or KeptEvents(), None, PlanningQueue(planning_queue_url))
+    publisher = EventPublisher(bus or KeptEvents(), PlanningQueue(planning_queue_url))
     return publisher.publish(OutboxStore().unpublished(2**62))

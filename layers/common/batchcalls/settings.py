@@ -49,6 +49,8 @@ class ApiSettings(StorageSettings):
     event_destinations_dead_letter_arn: str = ""
     # Set by the local stack only: its webhook sink, which destinations may point at.
     local_sink_url: str = ""
+    # Replays of webhook deliveries go there.
+    webhook_queue_url: str = ""
 
 
 class ImporterSettings(StorageSettings):
@@ -93,6 +95,14 @@ class PublisherSettings(StorageSettings):
 
     event_bus_name: str = "default"
     planning_queue_url: str = ""
+
+
+class WebhookSenderSettings(StorageSettings):
+    """The webhook sender: its queue (the next attempts), and the local stack's sink."""
+
+    webhook_queue_url: str = ""
+    local_sink_url: str = ""  # set by the local stack only
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=30)
 
 
 class SweeperSettings(DeliverySettings):

@@ -1,20 +1,15 @@
-"""Delivery's events: EventBridge (source `batch-calls`, detail-type = event name) and the
-campaign's own webhook URLs, which receive the event's detail as their body."""
+"""Delivery's events: EventBridge (source `batch-calls`, detail-type = event name)."""
 
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 import boto3
 
 from batchcalls.domain.event_destinations import SOURCE, TENANT_RESOURCE_PREFIX
-from batchcalls.observability import logger
+from batchcalls.domain.webhooks import WEBHOOK_RESOURCE_PREFIX
 
 
 def tenant_resources(tenant_id: str | None) -> list[str]:
@@ -35,66 +30,27 @@ class EventBus:
     def client(self) -> Any:
         return self._client or boto3.client("events")
 
-    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]:
-        """Put up to 10 events, each of its tenant; which of them the bus took (the others
-        may be put again)."""
+    def put_many(
+        self,
+        details: list[dict[str, Any]],
+        tenants: list[str | None],
+        webhook_urls: list[str | None] | None = None,
+    ) -> list[bool]:
+        """Put up to 10 events, each of its tenant (and the campaign webhook that wants
+        it, `webhook/<url>` in `resources`: the webhook rule matches it); which of them the
+        bus took (the others may be put again)."""
+        urls = webhook_urls or [None] * len(details)
         answer = self.client.put_events(
             Entries=[
                 {
                     "Source": SOURCE,
                     "DetailType": detail["event"],
                     "Detail": json.dumps(detail),
-                    "Resources": tenant_resources(tenant),
+                    "Resources": tenant_resources(tenant)
+                    + ([WEBHOOK_RESOURCE_PREFIX + url] if url else []),
                     "EventBusName": self.bus_name,
                 }
-                for detail, tenant in zip(details, tenants, strict=True)
+                for detail, tenant, url in zip(details, tenants, urls, strict=True)
             ]
         )
         return [not entry.get("ErrorCode") for entry in answer.get("Entries", [])]
-
-
-class WebhookSender:
-    """POSTs an event detail to a campaign's webhook, a few times with backoff on 5xx,
-    429 and network errors. A failure is logged, never raised: delivery goes on."""
-
-    def __init__(
-        self,
-        attempts: int = 3,
-        timeout_seconds: float = 5,
-        backoff_seconds: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.attempts = attempts
-        self.timeout_seconds = timeout_seconds
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-
-    def send(self, url: str, detail: dict[str, Any]) -> int | None:
-        status: int | None = None
-        for attempt in range(self.attempts):
-            if attempt:
-                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-            request = urllib.request.Request(
-                url,
-                data=json.dumps(detail).encode(),
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "batch-calls-webhooks",
-                    "X-Batch-Calls-Event": str(detail.get("event")),
-                    "X-Batch-Calls-Event-Id": str(detail.get("eventId")),
-                },
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                    response.read()
-                    return response.status
-            except urllib.error.HTTPError as failure:
-                status = failure.code
-                if failure.code < 500 and failure.code != 429:
-                    break
-            except (urllib.error.URLError, OSError, TimeoutError) as failure:
-                status = None
-                logger.warning("webhook unreachable", url=url, error=repr(failure))
-        logger.warning("webhook not delivered", url=url, status=status, event=detail.get("event"))
-        return status

@@ -1,5 +1,5 @@
 """Work queues carrying JSON messages: the planning queue (the planner's requests and each
-plan's next chunk) and the import queue (each import's next chunk)."""
+plan's next chunk), the import queue (each import's next chunk) and the webhook queue."""
 
 from __future__ import annotations
 
@@ -32,3 +32,16 @@ class PlanningQueue(JsonQueue):
 
     def send_chunk(self, message: dict[str, Any]) -> None:
         self.send(message)
+
+
+class WebhookQueue(JsonQueue):
+    """The webhook sender's own messages: the next attempt of a delivery, or the same
+    one again until it is due (a message waits at most 15 minutes, SQS's longest delay)."""
+
+    MAX_DELAY_SECONDS = 900
+
+    def send_later(self, message: dict[str, Any], delay_seconds: int) -> None:
+        delay = max(0, min(int(delay_seconds), self.MAX_DELAY_SECONDS))
+        self.client.send_message(
+            QueueUrl=self.queue_url, MessageBody=json.dumps(message), DelaySeconds=delay
+        )

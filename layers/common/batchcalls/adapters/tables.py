@@ -349,6 +349,53 @@ class UnsettledDestinationItem(CoordinationRecord):
     since_ms = NumberAttribute()
 
 
+class WebhookDeliveryItem(CoordinationRecord):
+    """`webhooks#<tenant>#<campaign>` / `<delivery id>`: one event sent to a campaign's
+    webhook, every attempt of it (adapters/webhook_store). Delivery ids begin with the
+    event's time, so the partition read backwards is newest first.
+
+    `attempts` counts attempts taken (claimed before the POST), `recorded` those whose
+    result is written, `continued` those whose next message is on the queue: a message
+    delivered twice finds them moved on and makes no second attempt."""
+
+    event_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    url = UnicodeAttribute()
+    body = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | succeeded | failed
+    attempts = NumberAttribute(default=0)
+    recorded = NumberAttribute(default=0)
+    continued = NumberAttribute(default=0)
+    round_start = NumberAttribute(default=0)  # attempts before the last replay
+    next_attempt_ms = NumberAttribute(null=True)
+    claimed_ms = NumberAttribute(null=True)
+    last_status_code = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    last_attempt_at = UnicodeAttribute(null=True)
+    log = JSONAttribute(default=list)  # [{at, status_code, latency_ms, error}]
+    created_ms = NumberAttribute()
+
+
+class WebhookCountsItem(CoordinationRecord):
+    """`webhookcounts#<tenant>#<campaign>` / `counts`: attempts sent, and deliveries by
+    status, changed in the same transaction as the delivery items."""
+
+    sent = NumberAttribute(default=0)
+    succeeded = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+
+
+class WebhookSecretItem(CoordinationRecord):
+    """`webhooksecret#<tenant>` / `secret`: the tenant's webhook signing secret, and the
+    one it replaced while it still signs (`previous_valid_until_ms`)."""
+
+    secret = UnicodeAttribute()
+    previous = UnicodeAttribute(null=True)
+    previous_valid_until_ms = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
 class RecheckItem(CoordinationRecord):
     """`recheck` / `<minute>#<shard>`: a slot partition the dispatcher read while a planner
     was between writing its slots and moving their contacts; read again by the sweeper."""
@@ -414,6 +461,9 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {
             EventDestinationItem,
             UnsettledDestinationItem,
             RecheckItem,
+            WebhookDeliveryItem,
+            WebhookCountsItem,
+            WebhookSecretItem,
         )
     },
 }

@@ -355,6 +355,47 @@ class TenantSettings(Answer):
     )
 
 
+class WebhookAttempt(Answer):
+    at: str = Field(description="When the attempt started (the `webhook-timestamp`).")
+    status_code: int | None = Field(description="The receiver's status; null: no answer.")
+    latency_ms: int
+    error: str | None = Field(description="Why it failed (`HTTP 500`, a timeout, a refusal).")
+
+
+class WebhookDelivery(Answer):
+    id: str
+    event_id: str = Field(description="The event's `eventId`, sent as `webhook-id`.")
+    event: str = Field(description="`call.completed`, `batch.completed` or `batch.failed`.")
+    url: str
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int = Field(description="Attempts made, replays included.")
+    last_status_code: int | None
+    last_error: str | None
+    last_attempt_at: str | None
+    next_attempt_at: str | None = Field(description="While pending: when the next attempt is due.")
+    attempt_log: list[WebhookAttempt] = Field(description="Every attempt, oldest first.")
+
+
+class WebhookDeliveryPage(Answer):
+    items: list[WebhookDelivery]
+    next_cursor: str | None = Field(description="Pass as `?cursor=` for the next page.")
+
+
+class ReplayAccepted(Answer):
+    id: str
+    status: Literal["pending"]
+
+
+class WebhookSecret(Answer):
+    secret: str = Field(
+        description="`whsec_` and the base64 of the key: pass it whole to "
+        "`standardwebhooks.Webhook(secret)`."
+    )
+    previous_valid_until: str | None = Field(
+        description="After a rotation: until when the previous secret still signs too."
+    )
+
+
 class UnplaceableContact(Answer):
     contact_id: str
     reason: str = Field(description="`suppressed`, `no_allowed_window` or `beyond_horizon`.")

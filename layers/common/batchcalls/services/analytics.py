@@ -17,6 +17,7 @@ from batchcalls.adapters.bookings import BookingLedger
 from batchcalls.adapters.campaign_store import CampaignStore, settings_of
 from batchcalls.adapters.contact_moves import OPEN_STATUSES, ContactCounts
 from batchcalls.adapters.slot_store import SlotStore
+from batchcalls.adapters.webhook_store import WebhookDeliveries
 from batchcalls.clock import from_epoch_ms, to_iso
 from batchcalls.domain import analytics as figures
 from batchcalls.domain.analytics import Counters
@@ -28,13 +29,6 @@ class WebhookCounts(Protocol):
     def webhook_counts(self, tenant_id: str, campaign_id: str) -> Mapping[str, int]:
         """The campaign's webhook deliveries: `{sent, succeeded, failed, pending}`."""
         ...
-
-
-class NoWebhookCounts:
-    """Placeholder until the webhook delivery log keeps per-campaign counts: zeros."""
-
-    def webhook_counts(self, tenant_id: str, campaign_id: str) -> Mapping[str, int]:
-        return dict.fromkeys(WEBHOOK_STATES, 0)
 
 
 class CountersSource(Protocol):
@@ -66,7 +60,7 @@ class AnalyticsService:
         self.counters = counters or AnalyticsCounters()
         self.planned = planned or BookingLedger()
         self.slots = slots or SlotStore()
-        self.webhooks = webhooks or NoWebhookCounts()
+        self.webhooks = webhooks or WebhookDeliveries()
 
     def of(self, tenant_id: str, campaign_id: str) -> dict[str, Any]:
         """The campaign's analytics; NotFound for an unknown (or another tenant's) id."""

@@ -23,6 +23,7 @@ from batchcalls.models.campaign import (
     PreviewRequest,
 )
 from batchcalls.services.planning import PlanningService
+from batchcalls.services.webhooks import WebhookUrls
 
 
 @dataclass
@@ -43,8 +44,10 @@ class CampaignService:
         contacts: ContactStore | None = None,
         imports: ImportStore | None = None,
         planner: PlanningService | None = None,
+        webhook_urls: WebhookUrls | None = None,
     ) -> None:
         self.clock = clock
+        self.webhook_urls = webhook_urls or WebhookUrls()
         self.campaigns = campaigns or CampaignStore()
         self.contacts = contacts or ContactStore()
         self.imports = imports or ImportStore()
@@ -62,6 +65,7 @@ class CampaignService:
         rows = given.pop("contacts", None)
         draft = given.pop("status", None) == "draft"
         settings = rules.build_settings(given, now)
+        self.webhook_urls.check(settings.webhooks.model_dump())
         judged = judge_contacts(rows) if rows is not None else None
         if not draft:
             missing = rules.missing_prerequisites(settings, len(judged.accepted) if judged else 0)
@@ -102,6 +106,8 @@ class CampaignService:
         now = self.clock.now()
         given = {name: getattr(request, name) for name in request.model_fields_set}
         settings = rules.build_settings(given, now, base=settings_of(record))
+        if "webhooks" in given:
+            self.webhook_urls.check(settings.webhooks.model_dump())
         if record.status in ("scheduled", "active") and rules.SCHEDULING_FIELDS & set(given):
             # The new settings and the re-plan they need, at once.
             self.campaigns.request_plan(record, rules.ALLOWED_FROM["edit"], now, settings=settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from batchcalls.adapters.call_queue import SqsCallQueue
-from batchcalls.adapters.events_bus import EventBus, WebhookSender
+from batchcalls.adapters.events_bus import EventBus
 from batchcalls.adapters.planning_queue import PlanningQueue
 from batchcalls.adapters.provider_http import HttpProvider, ProviderSecret
 from batchcalls.adapters.tables import bind_tables
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 def build_publisher(settings: PublisherSettings | SweeperSettings) -> EventPublisher:
     return EventPublisher(
         EventBus(settings.event_bus_name),
-        WebhookSender(),
         PlanningQueue(settings.planning_queue_url),
     )
 

@@ -1,8 +1,9 @@
 """Events leave the outbox for the bus: the publisher's use case.
 
 An outbox item exists because its state change committed (adapters/outbox.py). The
-publisher puts it on the bus, then hands it to the campaign's webhook URL if it has one,
-then deletes it; a crash in between leaves it to be published again (the stream retries
+publisher puts it on the bus, then deletes it (the campaign's webhook gets it from the
+bus: a rule sends it to the webhook queue, see services/webhooks.py); a crash in
+between leaves it to be published again (the stream retries
 the batch, the sweeper publishes what stays), so the bus may see an event twice, always
 under the same `eventId`, and never sees one whose change did not commit.
 """
@@ -20,11 +21,12 @@ BUS_BATCH = 10  # PutEvents takes at most 10 entries
 
 
 class Bus(Protocol):
-    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]: ...
-
-
-class Webhooks(Protocol):
-    def send(self, url: str, detail: dict[str, Any]) -> int | None: ...
+    def put_many(
+        self,
+        details: list[dict[str, Any]],
+        tenants: list[str | None],
+        webhook_urls: list[str | None] | None = None,
+    ) -> list[bool]: ...
 
 
 class Commands(Protocol):
@@ -45,17 +47,15 @@ class EventPublisher:
     def __init__(
         self,
         bus: Bus,
-        webhooks: Webhooks | None,
         commands: Commands | None = None,
         outbox: OutboxStore | None = None,
     ):
         self.bus = bus
-        self.webhooks = webhooks
         self.commands = commands
         self.outbox = outbox or OutboxStore()
 
     def publish(self, items: Iterable[OutboxRecord]) -> int:
-        """Put the items' events on the bus (then their webhooks), send their commands to
+        """Put the items' events on the bus, send their commands to
         the planner, and forget them. Raises NotPublished naming those the bus refused,
         after handling the others."""
         pending = []
@@ -73,14 +73,14 @@ class EventPublisher:
         for start in range(0, len(pending), BUS_BATCH):
             batch = pending[start : start + BUS_BATCH]
             taken = self.bus.put_many(
-                [dict(item.detail) for item in batch], [item.tenant_id for item in batch]
+                [dict(item.detail) for item in batch],
+                [item.tenant_id for item in batch],
+                [item.webhook_url for item in batch],
             )
             for item, ok in zip(batch, taken, strict=True):
                 if not ok:
                     refused.append(item.event_id)
                     continue
-                if item.webhook_url and self.webhooks is not None:
-                    self.webhooks.send(item.webhook_url, dict(item.detail))
                 self.outbox.published(item)
                 published += 1
         metrics.add_metric(name="EventsPublished", unit="Count", value=published)
