@@ -140,6 +140,9 @@ def test_a_receiver_failing_three_times_gets_four_attempts_on_the_schedule_in_on
         "failed": 0,
         "pending": 0,
     }
+    # And the campaign's analytics show the same counts
+    analytics = live_stack.request("GET", f"/batch-calls/{campaign}/analytics", api_key=KEY)
+    assert analytics.json()["webhooks"] == {"sent": 4, "succeeded": 1, "failed": 0, "pending": 0}
 
 
 def test_a_receiver_down_for_good_is_failed_after_the_schedule_and_a_replay_delivers_it(
