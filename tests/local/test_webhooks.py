@@ -244,7 +244,7 @@ def test_a_private_address_is_refused_at_create_and_at_send(live_stack, monkeypa
         1,
         None,
     )
-    assert delivery["last_error"].startswith("refused: hooks.invalid resolves to a private")
+    assert delivery["last_error"].startswith("refused: hooks.invalid resolves to a non-public")
 
 
 def test_a_message_delivered_twice_by_sqs_makes_no_extra_attempt(live_stack, faults):

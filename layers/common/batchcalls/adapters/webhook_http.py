@@ -76,7 +76,12 @@ class WebhookPoster:
             problems = [address_problem(a) for a in addresses]
             if any(problems):
                 problem = next(p for p in problems if p)
-                return PostResult(None, 0, f"refused: {host} resolves to {problem}", sent=False)
+                return PostResult(
+                    None,
+                    0,
+                    f"refused: {host} resolves to a non-public address ({problem})",
+                    sent=False,
+                )
             connection = _PinnedHttps(host, addresses[0], port or 443, self.timeout_seconds)
         started = self.monotonic()
         try:
