@@ -52,6 +52,7 @@ NEEDS: dict[str, set[str]] = {
         "EVENT_DESTINATIONS_ROLE_ARN",
         SERVICE_LINKED_ROLE,
         "WEBHOOK_QUEUE_URL",
+        "SLOTS_TABLE",  # analytics: the finish estimate reads the last booked minute's slots
     },
     "WebhookSenderFunction": {"COORDINATION_TABLE", "WEBHOOK_QUEUE_URL"},
     "ImporterFunction": {
