@@ -175,44 +175,46 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]
         )
     if "dispatch" in results:
         rows += dispatch_rows(results["dispatch"]["median"])
-    i = results["import_contacts"]["median"]
-    name = f"contact file import, {i['rows']:,} rows ({i['size_mb']:.0f} MB)"
-    rows += [
-        (
-            name,
-            "parse and validation",
-            f"{i['parse_rows_per_second']:,.0f} rows/s ({i['parse_ratio']:.2f}x phonenumbers.parse alone)",
-            "",
-        ),
-        (
-            name,
-            "end to end under moto",
-            f"{i['rows_per_second']:,.0f} rows/s ({i['seconds']:.0f} s, {i['chunks']} chunks)",
-            "",
-        ),
-        (
-            name,
-            "modelled AWS time",
-            f"{i['modelled_aws_seconds']:.1f} s (slowest chunk {i['max_invocation_modelled_seconds']:.2f} s); "
-            f"1,000,000 rows (linear): {i['modelled_aws_seconds'] * 1e6 / i['rows'] / 60:.1f} min",
-            "",
-        ),
-        (
-            name,
-            "DynamoDB requests per 1,000 rows",
-            f"{i['dynamodb_total_per_1000']:.2f} ({i['ratio_to_batch_minimum']:.2f}x the 25-item batch minimum of 40)",
-            "< 1x",
-        ),
-        (
-            name,
-            "importer's memory",
-            f"{i['importer_rss_mb']:.0f} MB (handler {i['handler_rss_mb']:.0f} MB + import "
-            f"{i['import_growth_mb']:.0f} MB)",
-            "< 256 MB",
-        ),
-        (name, "outcome", f"{i['status']}: {i['stored']:,} contacts stored", ""),
-    ]
-    rows += cost_rows(results["cost"]["median"])
+    if "import_contacts" in results:
+        i = results["import_contacts"]["median"]
+        name = f"contact file import, {i['rows']:,} rows ({i['size_mb']:.0f} MB)"
+        rows += [
+            (
+                name,
+                "parse and validation",
+                f"{i['parse_rows_per_second']:,.0f} rows/s ({i['parse_ratio']:.2f}x phonenumbers.parse alone)",
+                "",
+            ),
+            (
+                name,
+                "end to end under moto",
+                f"{i['rows_per_second']:,.0f} rows/s ({i['seconds']:.0f} s, {i['chunks']} chunks)",
+                "",
+            ),
+            (
+                name,
+                "modelled AWS time",
+                f"{i['modelled_aws_seconds']:.1f} s (slowest chunk {i['max_invocation_modelled_seconds']:.2f} s); "
+                f"1,000,000 rows (linear): {i['modelled_aws_seconds'] * 1e6 / i['rows'] / 60:.1f} min",
+                "",
+            ),
+            (
+                name,
+                "DynamoDB requests per 1,000 rows",
+                f"{i['dynamodb_total_per_1000']:.2f} ({i['ratio_to_batch_minimum']:.2f}x the 25-item batch minimum of 40)",
+                "< 1x",
+            ),
+            (
+                name,
+                "importer's memory",
+                f"{i['importer_rss_mb']:.0f} MB (handler {i['handler_rss_mb']:.0f} MB + import "
+                f"{i['import_growth_mb']:.0f} MB)",
+                "< 256 MB",
+            ),
+            (name, "outcome", f"{i['status']}: {i['stored']:,} contacts stored", ""),
+        ]
+    if "cost" in results:
+        rows += cost_rows(results["cost"]["median"])
     return rows
 
 
