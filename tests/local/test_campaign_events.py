@@ -80,9 +80,11 @@ def test_a_whole_campaign_has_analytics_equal_to_the_providers_log_and_its_event
         stack,
         max_calls_per_second=1,
         retry_strategy={"max_attempts": 2, "no_answer_delay": 120_000, "busy_delay": 60_000},
+        webhooks={"on_call_complete": f"{stack.base_url}/_local/webhook-sink/analytics/call"},
     )
     # When it runs to its end
     assert run_until(stack, campaign, {"completed"}, 30) == "completed"
+    stack.advance(60)  # the last webhook delivered
     figures = api(stack, "GET", f"/batch-calls/{campaign}/analytics")
     calls = [c for c in stack.provider.calls() if c["batch_id"] == campaign]
 
@@ -126,6 +128,8 @@ def test_a_whole_campaign_has_analytics_equal_to_the_providers_log_and_its_event
         }
     ]
     assert (figures["status"], figures["finish_estimate"]) == ("completed", None)
+    # and the campaign's webhook deliveries (one call.completed per attempt, all answered)
+    assert figures["webhooks"] == {"sent": 7, "succeeded": 7, "failed": 0, "pending": 0}
     contacts = figures["contacts"]
     assert (contacts["total"], contacts["completed"], contacts["failed"]) == (5, 2, 3)
 
