@@ -39,7 +39,7 @@ from batchcalls.adapters.event_destinations import (
 from batchcalls.adapters.number_calls import TenantSettingsStore
 from batchcalls.adapters.planning_queue import WebhookQueue
 from batchcalls.adapters.tables import bind_tables
-from batchcalls.adapters.webhook_store import WebhookDeliveries, delivery_view, secret_view
+from batchcalls.adapters.webhook_store import delivery_view, secret_view
 from batchcalls.clock import current_clock, to_epoch_ms
 from batchcalls.domain.event_destinations import INVOCATION_RATE_PER_SECOND, is_destination_id
 from batchcalls.errors import DomainError, ErrorBody, ErrorDetail, NotFound, ValidationFailed
@@ -209,7 +209,7 @@ def _default_service() -> CampaignService:
 @cache
 def analytics_service() -> AnalyticsService:
     _settings()  # binds the tables
-    return AnalyticsService(webhooks=WebhookDeliveries())
+    return AnalyticsService()
 
 
 @cache
