@@ -148,11 +148,12 @@ def test_5_an_event_whose_first_put_on_the_bus_fails_is_not_lost(world, faults):
     # When a one-call campaign runs
     campaign = world.create(numbers("c"))
     assert world.run_to_the_end(campaign, limit_seconds=1800)
-    # Then the bus carried its call.completed and its batch.completed, once each
+    # Then the bus carried its call.completed, its batch.completed and its two status
+    # changes (to active, then to completed), each once
     events = Counter(
         e["event"] for e in {e["eventId"]: e for e in world.bus_events(campaign)}.values()
     )
-    assert events == {"call.completed": 1, "batch.completed": 1}
+    assert events == {"call.completed": 1, "batch.completed": 1, "campaign.status_changed": 2}
     assert_kept(world, campaign)
 
 

@@ -16,7 +16,12 @@ class KeptEvents:
         self.details: list[dict[str, Any]] = []
         self.tenants: list[str | None] = []
 
-    def put_many(self, details: list[dict[str, Any]], tenants: list[str | None]) -> list[bool]:
+    def put_many(
+        self,
+        details: list[dict[str, Any]],
+        tenants: list[str | None],
+        webhook_urls: list[str | None] | None = None,
+    ) -> list[bool]:
         self.details.extend(details)
         self.tenants.extend(tenants)
         return [True] * len(details)
