@@ -235,9 +235,9 @@ def import_only(spec: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def handler_rss_mb() -> float:
-    """Peak RSS of a fresh interpreter that imports the importer function's handler, as
-    Lambda does at a cold start (the benchmark's own child also imports moto and the
+def handler_rss_mb(function: str = "importer") -> float:
+    """Resident memory of a fresh interpreter that imports a function's handler, as
+    Lambda does at a cold start (a benchmark's own child also imports moto and the
     local runtime, which the function never does)."""
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
@@ -248,7 +248,7 @@ def handler_rss_mb() -> float:
             sys.executable,
             "-c",
             code,
-            str(ROOT / "functions" / "importer"),
+            str(ROOT / "functions" / function),
             str(ROOT / "layers" / "common"),
         ],
         cwd=ROOT,
@@ -259,9 +259,11 @@ def handler_rss_mb() -> float:
     return float(answer.stdout.strip().splitlines()[-1])
 
 
-def import_in_child(spec: dict[str, str]) -> dict[str, Any]:
+def result_of_child(script: str, flag: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run `script flag <spec as JSON>` in a fresh interpreter (its memory its own) and
+    give back the result it printed after RESULT."""
     answer = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--import-only", json.dumps(spec)],
+        [sys.executable, script, flag, json.dumps(spec)],
         cwd=ROOT,
         env={
             **os.environ,
@@ -269,10 +271,15 @@ def import_in_child(spec: dict[str, str]) -> dict[str, Any]:
         },
         capture_output=True,
         text=True,
-        check=True,
     )
+    if answer.returncode != 0:
+        raise SystemExit(f"{Path(script).name} {flag} failed:\n{answer.stderr[-3000:]}")
     [line] = [x for x in answer.stdout.splitlines() if x.startswith(RESULT)]
     return dict(json.loads(line[len(RESULT) :]))
+
+
+def import_in_child(spec: dict[str, str]) -> dict[str, Any]:
+    return result_of_child(str(Path(__file__).resolve()), "--import-only", spec)
 
 
 def main() -> None:

@@ -37,13 +37,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
-from benchmarks.import_contacts import SERVER, PeakRss, rss_mb  # noqa: E402
+from benchmarks.import_contacts import (  # noqa: E402
+    RESULT,
+    SERVER,
+    PeakRss,
+    handler_rss_mb,
+    result_of_child,
+    rss_mb,
+)
 from local_stack import aws_requests  # noqa: E402
 from local_stack.aws_requests import AwsRequest  # noqa: E402
 from local_stack.latency import LatencyModel  # noqa: E402
 
 TENANT = "tenant_bench"
-RESULT = "RESULT "
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 PER_REQUEST = 10_000  # contacts per add-contacts request (the API's limit)
 
@@ -184,43 +190,8 @@ def plan_only(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def handler_rss_mb() -> float:
-    """Resident memory of a fresh interpreter that imports the planner's handler."""
-    code = (
-        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
-        "print(int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024)"
-    )
-    answer = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            code,
-            str(ROOT / "functions" / "planner"),
-            str(ROOT / "layers" / "common"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(answer.stdout.strip().splitlines()[-1])
-
-
 def plan_in_child(spec: dict[str, Any]) -> dict[str, Any]:
-    answer = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--plan-only", json.dumps(spec)],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
-        },
-        capture_output=True,
-        text=True,
-    )
-    if answer.returncode != 0:
-        raise SystemExit(f"the plan failed:\n{answer.stderr[-3000:]}")
-    [line] = [x for x in answer.stdout.splitlines() if x.startswith(RESULT)]
-    return dict(json.loads(line[len(RESULT) :]))
+    return result_of_child(str(Path(__file__).resolve()), "--plan-only", spec)
 
 
 def measure(contacts: int = 1_000_000) -> dict[str, Any]:
@@ -251,7 +222,7 @@ def measure(contacts: int = 1_000_000) -> dict[str, Any]:
         os.environ["AWS_ENDPOINT_URL"] = server.stdout.readline().strip()
         spec = prepare(contacts)
         result = plan_in_child(spec)
-        handler_mb = handler_rss_mb()
+        handler_mb = handler_rss_mb("planner")
     finally:
         server.kill()  # freeing millions of items at exit takes long; nothing is needed
         server.wait()
