@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -39,9 +38,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
 from benchmarks.import_contacts import (  # noqa: E402
     RESULT,
-    SERVER,
     PeakRss,
     handler_rss_mb,
+    moto_in_child,
     result_of_child,
     rss_mb,
 )
@@ -196,40 +195,11 @@ def plan_in_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def measure(contacts: int = 1_000_000) -> dict[str, Any]:
     """One campaign of `contacts` contacts planned end to end, as data."""
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
-    saved_endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
-        },
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     began = time.perf_counter()
-    try:
-        assert server.stdout is not None
-        os.environ["AWS_ENDPOINT_URL"] = server.stdout.readline().strip()
+    with moto_in_child():
         spec = prepare(contacts)
         result = plan_in_child(spec)
         handler_mb = handler_rss_mb("planner")
-    finally:
-        server.kill()  # freeing millions of items at exit takes long; nothing is needed
-        server.wait()
-        if saved_endpoint is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
     counted = result["counted"]
     per_thousand = 1000 / contacts
     return {
