@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from local_stack import LocalStack
+from local_stack import LocalStack, aws_requests
 from local_stack.faults import Faults
+from tests.local.helpers import BusEvents
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "mini" / "template.yaml"
@@ -84,3 +85,14 @@ def faults() -> Iterator[Faults]:
     finally:
         stack.faults.clear()
         stack.faults.serial = False
+
+
+@pytest.fixture
+def bus() -> Iterator[BusEvents]:
+    """Every event put on the bus while the test runs (whichever stack puts it)."""
+    events = BusEvents()
+    aws_requests.add_listener(events)
+    try:
+        yield events
+    finally:
+        aws_requests.remove_listener(events)

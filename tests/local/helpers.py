@@ -113,6 +113,22 @@ def place_call(stack: LocalStack, **fields: Any) -> tuple[int, Any]:
         return failure.code, json.loads(failure.read())
 
 
+# The fields of a call.completed body (API.md "Events").
+CALL_COMPLETED_FIELDS = {
+    "event",
+    "eventId",
+    "occurredAt",
+    "batchId",
+    "callId",
+    "contactId",
+    "phoneNumber",
+    "status",
+    "attempt",
+    "duration",
+    "summary",
+}
+
+
 class BusEvents:
     """Every event the stack puts on its bus (an aws_requests listener)."""
 

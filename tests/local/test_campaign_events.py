@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from local_stack import LocalStack, aws_requests
+from local_stack import LocalStack
 from tests.local.conftest import LOCAL_START
-from tests.local.helpers import BusEvents
+from tests.local.helpers import CALL_COMPLETED_FIELDS
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +32,6 @@ def stack() -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
-
-
-@pytest.fixture
-def bus(stack: LocalStack) -> Iterator[BusEvents]:
-    events = BusEvents()
-    aws_requests.add_listener(events)
-    try:
-        yield events
-    finally:
-        aws_requests.remove_listener(events)
 
 
 def api(stack: LocalStack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
@@ -139,19 +129,7 @@ def test_a_whole_campaign_has_analytics_equal_to_the_providers_log_and_its_event
         (c["call_id"], c["status"].upper()) for c in calls
     )
     first = next(e for e in ended if e["phoneNumber"] == "+12125550104")
-    assert set(first) == {
-        "event",
-        "eventId",
-        "occurredAt",
-        "batchId",
-        "callId",
-        "contactId",
-        "phoneNumber",
-        "status",
-        "attempt",
-        "duration",
-        "summary",
-    }
+    assert set(first) == CALL_COMPLETED_FIELDS
     assert (first["attempt"], first["duration"], first["status"]) == (1, 60, "COMPLETED")
     # and one batch.completed whose statistics equal the analytics' contacts
     [done] = bus.of_campaign(campaign, "batch.completed")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local_stack import LocalStack, aws_requests
+from local_stack import LocalStack
 from tests.local.conftest import LOCAL_START
 from tests.local.helpers import BusEvents
 
@@ -38,16 +38,6 @@ def stack() -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
-
-
-@pytest.fixture
-def bus(stack: LocalStack) -> Iterator[BusEvents]:
-    events = BusEvents()
-    aws_requests.add_listener(events)
-    try:
-        yield events
-    finally:
-        aws_requests.remove_listener(events)
 
 
 def api(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.local.conftest import LIVE_KEYS
+from tests.local.helpers import CALL_COMPLETED_FIELDS
 
 pytestmark = pytest.mark.slow
 KEY_A, KEY_B = "key-tenant-a", "key-tenant-b"
@@ -76,19 +77,7 @@ def test_a_destination_receives_exactly_its_tenants_matching_events_with_its_hea
     assert {b["batchId"] for b in bodies} == {watched}
     assert all(h["headers"]["x-receiver-key"] == "receiver-secret-1" for h in hooks)
     # the body is the event's detail exactly, as the campaign's webhooks get it
-    assert set(bodies[0]) == {
-        "event",
-        "eventId",
-        "occurredAt",
-        "batchId",
-        "callId",
-        "contactId",
-        "phoneNumber",
-        "status",
-        "attempt",
-        "duration",
-        "summary",
-    }
+    assert set(bodies[0]) == CALL_COMPLETED_FIELDS
 
 
 def test_create_makes_the_connection_destination_and_rule_and_delete_removes_them(live_stack):
