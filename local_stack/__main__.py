@@ -17,15 +17,18 @@ def main() -> int:
     )
     logging.getLogger("local_stack").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    # The handlers go in before the stack starts: its API answers as soon as it is
+    # up, so a Ctrl-C can come while the rest is still starting; it then stops the
+    # stack as soon as it has started instead of killing the process half-way.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         options = LocalStack.options_from_env()
         stack = LocalStack.start(**options)
     except (ValueError, OSError) as problem:
         print(f"local stack: {problem}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     print(stack.banner(), flush=True)
     try:
         while not stopping.wait(0.5):
