@@ -142,3 +142,27 @@ def test_a_query_answers_from_its_own_partition_in_order_page_by_page(mini_stack
             ExpressionAttributeValues={":a": {"S": "a"}},
         )
     ) == [("p", "a"), ("q", "a")]
+
+
+def test_a_query_orders_numeric_sort_keys_by_value_not_by_their_digits(mini_stack):
+    dynamodb = mini_stack.client("dynamodb")
+    dynamodb.create_table(
+        TableName="minutes",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "at", "KeyType": "RANGE"},
+        ],
+    )
+    for at in ("100", "9", "-1", "10", "2.5"):
+        dynamodb.put_item(TableName="minutes", Item={"pk": {"S": "m"}, "at": {"N": at}})
+    found = dynamodb.query(
+        TableName="minutes",
+        KeyConditionExpression="pk = :m",
+        ExpressionAttributeValues={":m": {"S": "m"}},
+    )["Items"]
+    assert [i["at"]["N"] for i in found] == ["-1", "2.5", "9", "10", "100"]
