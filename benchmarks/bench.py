@@ -14,8 +14,9 @@ function end to end at two sizes (`--plan-sizes`, the 1,000,000-contact figure
 extrapolated from their difference: docs/benchmarks.md has the reason and the
 measurements), the contact-file import at `--import-rows` rows, the cost of a whole
 campaign of `--cost-contacts` contacts with the baseline's comparison, and the dispatch
-(`--dispatch-calls` calls due in one minute, 2,000 by default, the old sequential dispatch beside it). Ratios compare figures of the same
-run. Writes out/bench.md and out/bench.json, and prints the markdown.
+(`--dispatch-calls` calls due in one minute, 10,000 by default, the old sequential
+dispatch beside it). Ratios compare figures of the same run. Writes out/bench.md and
+out/bench.json, and prints the markdown.
 """
 
 from __future__ import annotations
@@ -360,6 +361,17 @@ def dispatch_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
     ]
+    if "sqs_requests_per_call" in new:
+        rows.append(
+            (
+                name,
+                "SQS requests per call on the call queue (sends as made; the caller's "
+                "poller: a receive and a delete per 10 calls visible in the same second)",
+                f"{new['sqs_requests_per_call']:.3f} ({new['sqs_sends']:,} SendMessageBatch, "
+                f"{new['sqs_poller_batches']:,} poller batches)",
+                "<= 0.35",
+            )
+        )
     if "placed" in new:
         caps = "; ".join(
             f"{c['peak_live']} live of {c['cap']} allowed"

@@ -211,6 +211,7 @@ def scenario(
             },
             "setup_wall_seconds": setup_wall,
             "peak_arrivals_per_second": max(per_second.values(), default=0),
+            **call_queue_requests(by_operation, per_second, len(arrivals)),
             **lateness(late, "arrival"),
         }
         if callers:
@@ -229,6 +230,23 @@ def scenario(
                 )
             figures["callers_wall_seconds"] = time.perf_counter() - began
         return figures
+
+
+def call_queue_requests(
+    by_operation: dict[str, Any], per_second: Counter[int], calls: int
+) -> dict[str, Any]:
+    """SQS requests per call on the call queue: the tick's SendMessageBatch requests (as
+    made), and the caller's event source mapping's, modelled: the messages that become
+    visible in the same second taken 10 a batch (its BatchSize), each batch one
+    ReceiveMessage and one DeleteMessageBatch (the mapping's batching window is 0, so a
+    batch never waits for the next second's messages)."""
+    sends = by_operation.get("sqs.SendMessageBatch", {}).get("requests", 0)
+    batches = sum(math.ceil(n / 10) for n in per_second.values())
+    return {
+        "sqs_sends": sends,
+        "sqs_poller_batches": batches,
+        "sqs_requests_per_call": (sends + 2 * batches) / max(1, calls),
+    }
 
 
 def campaign_id_of(index: int) -> str:
