@@ -13,15 +13,24 @@ Powertools' tracer loads the X-Ray SDK and patches botocore), the latter simulat
 setting LAMBDA_TASK_ROOT. The package is what `sam build` ships: the function's folder
 and the shared layer (layers/common/batchcalls and the distributions pip installs for
 layers/common/requirements.txt, their own dependencies included), unzipped bytes.
+
+The project's own code is imported from a copy as `sam build` ships it: source only.
+pip compiles what it installs, so the dependencies' bytecode is in the layer; the
+project's modules are not compiled, and Lambda's code folders are read-only, so Python
+compiles them again at every cold start (here: PYTHONDONTWRITEBYTECODE, and no
+`__pycache__` in the copy). A third figure imports the same copy compiled beforehand
+(`compileall`, unchecked hashes): what shipping the bytecode would save.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,23 +41,48 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 TIMED_IMPORT = (
     "import time; wall = time.perf_counter(); cpu = time.process_time(); import {module}; "
-    "print(time.process_time() - cpu, time.perf_counter() - wall)"
+    "print(time.process_time() - cpu, time.perf_counter() - wall, {module}.__file__)"
 )
 
 
-def import_seconds(module: str, runs: int, traced: bool = False) -> float:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
-    }
+def shipped_copy(into: Path, compiled: bool) -> Path:
+    """The project's code as a deployment ships it: `functions/` and the layer's
+    `batchcalls`, without bytecode (or compiled, with `compiled`)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "functions", into / "functions", ignore=ignore)
+    shutil.copytree(
+        ROOT / "layers" / "common" / "batchcalls", into / "layer" / "batchcalls", ignore=ignore
+    )
+    if compiled:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                "--invalidation-mode",
+                "unchecked-hash",
+                str(into),
+            ],
+            check=True,
+        )
+    return into
+
+
+def import_seconds(module: str, runs: int, code: Path | None = None, traced: bool = False) -> float:
+    """Median CPU seconds of importing `module` in `runs` fresh interpreters, the project's
+    code taken from `code` (a shipped_copy)."""
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if code is not None:
+        environment["PYTHONPATH"] = os.pathsep.join([str(code), str(code / "layer")])
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)
     environment.pop("LAMBDA_TASK_ROOT", None)
     if traced:
-        environment["LAMBDA_TASK_ROOT"] = str(ROOT)
+        environment["LAMBDA_TASK_ROOT"] = str(code or ROOT)
     times = [
         subprocess.run(
             [sys.executable, "-c", TIMED_IMPORT.format(module=module)],
-            cwd=ROOT,
+            cwd=code or ROOT,
             env=environment,
             capture_output=True,
             text=True,
@@ -58,7 +92,9 @@ def import_seconds(module: str, runs: int, traced: bool = False) -> float:
     ]
     # CPU time: what the import costs, however busy the machine (on a shared machine
     # wall time also counts the time other processes ran); on an idle one they agree.
-    return statistics.median(float(cpu) for cpu, _ in times)
+    if code is not None:  # the copy's module, not the repository's (namespace packages)
+        assert all(Path(file).is_relative_to(code) for _, _, file in times), times[0]
+    return statistics.median(float(cpu) for cpu, _, _ in times)
 
 
 def code_bytes(folder: Path) -> int:
@@ -106,17 +142,24 @@ def measure(runs: int = 7) -> dict[str, Any]:
     installed = installed_bytes()
     layer = layer_code + sum(installed.values())
     handlers = {}
-    for folder in sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
-        seconds = import_seconds(f"functions.{folder.name}.app", runs)
-        traced = import_seconds(f"functions.{folder.name}.app", runs, traced=True)
-        handlers[folder.name] = {
-            "import_seconds": seconds,
-            "ratio_to_boto3": seconds / boto3,
-            "traced_import_seconds": traced,
-            "traced_ratio_to_boto3": traced / boto3,
-            "code_bytes": code_bytes(folder),
-            "package_bytes": code_bytes(folder) + layer,
-        }
+    with tempfile.TemporaryDirectory() as source, tempfile.TemporaryDirectory() as built:
+        shipped = shipped_copy(Path(source), compiled=False)
+        compiled = shipped_copy(Path(built), compiled=True)
+        for folder in sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
+            module = f"functions.{folder.name}.app"
+            seconds = import_seconds(module, runs, shipped)
+            traced = import_seconds(module, runs, shipped, traced=True)
+            with_bytecode = import_seconds(module, runs, compiled, traced=True)
+            handlers[folder.name] = {
+                "import_seconds": seconds,
+                "ratio_to_boto3": seconds / boto3,
+                "traced_import_seconds": traced,
+                "traced_ratio_to_boto3": traced / boto3,
+                "compiled_traced_import_seconds": with_bytecode,
+                "compiled_traced_ratio_to_boto3": with_bytecode / boto3,
+                "code_bytes": code_bytes(folder),
+                "package_bytes": code_bytes(folder) + layer,
+            }
     return {
         "runs": runs,
         "boto3_seconds": boto3,
@@ -135,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"import boto3 alone: {figures['boto3_seconds'] * 1000:.0f} ms (median of {args.runs})")
     print(
         f"{'function':18s} {'import':>8s} {'vs boto3':>9s} {'deployed':>9s} {'vs boto3':>9s} "
-        f"{'own code':>9s} {'package':>9s}"
+        f"{'bytecode':>9s} {'own code':>9s} {'package':>9s}"
     )
     for name, one in figures["handlers"].items():
         print(
             f"{name:18s} {one['import_seconds'] * 1000:6.0f} ms {one['ratio_to_boto3']:8.2f}x "
             f"{one['traced_import_seconds'] * 1000:6.0f} ms {one['traced_ratio_to_boto3']:8.2f}x "
+            f"{one['compiled_traced_import_seconds'] * 1000:6.0f} ms "
             f"{one['code_bytes'] / 1024:7.1f} KB {one['package_bytes'] / 1e6:6.1f} MB"
         )
     print(
