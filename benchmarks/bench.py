@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     # calls: about half of make bench's wall time (moto's, not the modelled AWS time).
     parser.add_argument("--dispatch-calls", type=int, default=10_000)
     parser.add_argument(
-        "--dispatch-callers", type=int, default=1, help="campaigns dialled to their outcome"
+        "--dispatch-callers", type=int, default=2, help="campaigns dialled to their outcome"
     )
     parser.add_argument("--plan-sizes", type=int, nargs=2, default=[2500, 5000])
     parser.add_argument("--cost-contacts", type=int, default=2000)
