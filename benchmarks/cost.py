@@ -56,6 +56,7 @@ START = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)  # Monday 08:00 in New York
 SCHEDULING_FUNCTIONS = ("PlannerFunction", "DispatcherFunction")
 SQS_TRIGGERED = ("CallerFunction", "PlannerFunction", "ImporterFunction", "PublisherFunction")
 HTTP_FUNCTIONS = ("ApiFunction", "ProviderEventsFunction")
+PROVIDER_WIDE_CALL_LIMIT = 1000
 
 
 # ---------------------------------------------------------------------- item sizes
@@ -294,6 +295,10 @@ class Stack:
             clock_start=START,
             api_keys={API_KEY: TENANT},
             provider=ProviderSettings(call_seconds=60),
+            # A deployment sized for its campaigns: 5 calls a second of 60 s are 300 live
+            # calls, over the template's default of 100, which would park most calls and
+            # price the waiting line instead of the calls.
+            parameters={"ProviderWideCallLimit": str(PROVIDER_WIDE_CALL_LIMIT)},
         )
         assumed = load_prices()["assumptions"]
         self.meter = Meter(assumed["unknown_write_kb"])

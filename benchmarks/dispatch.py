@@ -67,6 +67,10 @@ class ModelledClock:
     def now(self) -> datetime:
         return self._start.get() + timedelta(seconds=self.model.elapsed_seconds())
 
+    def sleep(self, seconds: float) -> None:
+        """A wait moves this invocation's (or worker's) clock, as a request does."""
+        self.model.wait(max(0.0, seconds))
+
 
 class Queue:
     """The call queue (moto's SQS, so each send is a modelled request): what was sent,

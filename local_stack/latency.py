@@ -281,6 +281,22 @@ class LatencyModel:
     def after(self, request: AwsRequest, response: dict[str, Any]) -> None:
         return None
 
+    def wait(self, seconds: float) -> None:
+        """A handler's own wait (a modelled clock's `sleep`): on the calling thread's
+        path, as a request of that time would be, but no request."""
+        invocation = aws_requests.current_invocation.get()
+        function = aws_requests.current_function.get()
+        key: Any = invocation.id if invocation is not None else ("function", function)
+        fork: _Fork | None = getattr(_in_fork, "fork", None)
+        with self._lock:
+            timed = self.invocations.get(key)
+            if timed is None:
+                timed = self.invocations[key] = InvocationTime(function or "?")
+            if fork is not None:
+                fork.lanes[(id(self), threading.get_ident())] += seconds
+            else:
+                timed.seconds += seconds
+
     def _join(self, fork: _Fork) -> None:
         """A parallel map's batch ended (in the invocation's own thread): its slowest
         worker thread is on the invocation's critical path."""

@@ -45,10 +45,10 @@ moto 5.2 (pinned); `tests/local` fails loudly if an upgrade moves them.
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
 import string
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Protocol
 
 from moto.cloudformation import parsing

@@ -289,6 +289,26 @@ def test_a_due_slot_is_claimed_once_and_sent_delayed_to_its_own_second(world):
     assert world.counts(campaign) == {"queued": 1}
 
 
+def test_a_send_that_would_arrive_over_half_a_second_late_waits_for_the_next_second(
+    world, clock, monkeypatch
+):
+    # Given a call due 30.25 s from now, and a clock on which a wait takes time (the
+    # system clock's, as on AWS)
+    monkeypatch.setattr(clock, "sleep", lambda seconds: clock.advance(seconds) and None)
+    began = clock.now()
+    campaign = world.campaign(["+12025550115"], [30.25])
+    # When the tick sends it
+    world.tick()
+    # Then it waited a quarter of a second, and the message, delayed 30 s instead of 31,
+    # arrives at its time instead of 0.75 s after it
+    [(message, delay)] = world.queue.take()
+    assert (message["contact_id"], delay) == (
+        world.contact(campaign, "+12025550115").contact_id,
+        30,
+    )
+    assert (clock.now() - began).total_seconds() == 0.25
+
+
 def test_a_missed_tick_loses_nothing(world, clock):
     # Given a tick, then a call planned two minutes ahead and three ticks missed
     world.tick()

@@ -7,6 +7,7 @@ import pytest
 from batchcalls.domain.leases import (
     WaitingHead,
     admission_order,
+    arrival_lag_ms,
     delay_seconds,
     dial_budget_seconds,
     dispatch_horizon_ms,
@@ -52,6 +53,14 @@ def test_freed_places_go_to_higher_priority_first_then_earlier_calls():
 )
 def test_a_call_is_delayed_to_its_own_second_never_earlier(due, expected):
     assert delay_seconds(due, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "expected"),
+    [(NOW - 5000, 0), (NOW, 0), (NOW + 1, 999), (NOW + 30_250, 750), (NOW + 31_000, 0)],
+)
+def test_a_message_arrives_as_late_as_its_whole_second_delay_rounds_up(due, expected):
+    assert arrival_lag_ms(due, NOW) == expected
 
 
 def test_a_tick_after_days_without_one_reads_every_minute_since_its_watermark():

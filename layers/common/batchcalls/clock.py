@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -12,12 +13,19 @@ class Clock(Protocol):
         """The current instant, timezone-aware in UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait (a handler pacing its own requests)."""
+        ...
+
 
 class SystemClock:
     """The wall clock: what runs on AWS, and locally by default."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
 
 
 class SimulatedClock:
@@ -35,6 +43,10 @@ class SimulatedClock:
 
     def advance(self, seconds: float) -> datetime:
         return self.set(self.now() + timedelta(seconds=seconds))
+
+    def sleep(self, seconds: float) -> None:
+        """Nothing: simulated time moves only between invocations, when the runtime moves
+        it, so a handler's own wait takes none of it."""
 
     def set(self, instant: datetime) -> datetime:
         with self._lock:

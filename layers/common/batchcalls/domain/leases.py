@@ -44,6 +44,14 @@ def delay_seconds(due_ms: int, now_ms: int) -> int:
     return min(MAX_DELAY_SECONDS, -(-(due_ms - now_ms) // 1000))
 
 
+def arrival_lag_ms(due_ms: int, now_ms: int) -> int:
+    """How late a message sent now arrives for a call due at `due_ms`: its delay counts
+    whole seconds, rounded up (0 for a call already due: it goes at once)."""
+    if due_ms <= now_ms:
+        return 0
+    return delay_seconds(due_ms, now_ms) * 1000 - (due_ms - now_ms)
+
+
 def paced_delay_seconds(due_ms: int, now_ms: int, overdue_before: int, rate: int) -> int:
     """The send delay of a claimed call: to its own second, or, for a call already due (a
     late tick, a catch-up), after the campaign's earlier overdue calls of this batch at

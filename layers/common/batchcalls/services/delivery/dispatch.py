@@ -53,6 +53,10 @@ from batchcalls.services.delivery.places import Places
 
 MINUTES_PER_PASS = 60
 SEND_BATCH = 10  # SendMessageBatch's limit
+# A send that would make its first call arrive later than this waits for the call's next
+# whole second instead (at most half a second): calls reach the caller at most about half
+# a second late, not up to a whole second.
+MAX_ARRIVAL_LAG_MS = 500
 # A tick stops reading further back with less than this much of its time left.
 TICK_RESERVE_MS = 10_000
 
@@ -239,6 +243,12 @@ class Dispatcher:
 
         def send(chunk: list[tuple[int, dict[str, Any]]]) -> int:
             sent_ms = to_epoch_ms(self.deps.clock.now())
+            lag_ms = rules.arrival_lag_ms(chunk[0][0], sent_ms)
+            if lag_ms > MAX_ARRIVAL_LAG_MS:
+                # Sent now, the chunk would arrive lag_ms late (delays count whole
+                # seconds); waiting for its next whole second makes that a few ms.
+                self.deps.clock.sleep((1000 - lag_ms) / 1000)
+                sent_ms = to_epoch_ms(self.deps.clock.now())
             unsent = self.deps.queue.send(
                 [
                     (message, rules.delay_seconds(arrives_ms, sent_ms))
