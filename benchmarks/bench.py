@@ -2,12 +2,12 @@
 markdown and a JSON table with the machine's description (`make bench`).
 
 Run: .venv/bin/python benchmarks/bench.py [--runs 3] [--import-rows 100000]
-         [--plan-sizes 2500 5000] [--cost-contacts 2000] [--out out]
+         [--plan-sizes 2500 5000] [--cost-contacts 1000] [--out out]
 
 Each run of a benchmark is a fresh interpreter (its peak memory is its own) calling the
 benchmark's `measure(...)`. The moto-backed ones run with the local runtime's latency
 model (local_stack/latency.py) and report modelled AWS time beside the measured figures.
-Runs: the pure planner `--runs` times; the cold starts once (each import the median of 7
+Runs: the pure planner `--runs` times; the cold starts once (each import the median of 5
 fresh interpreters); everything under moto once (request counts and modelled times are
 deterministic; moto's wall time is what takes long): the retry's requests, the planner
 function end to end at two sizes (`--plan-sizes`, the 1,000,000-contact figure
@@ -438,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dispatch-callers", type=int, default=2, help="campaigns dialled to their outcome"
     )
     parser.add_argument("--plan-sizes", type=int, nargs=2, default=[2500, 5000])
-    parser.add_argument("--cost-contacts", type=int, default=2000)
-    parser.add_argument("--cost-sizes", type=int, nargs=2, default=[500, 2000])
+    parser.add_argument("--cost-contacts", type=int, default=1000)
+    parser.add_argument("--cost-sizes", type=int, nargs=2, default=[250, 1000])
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     parser.add_argument(
         "--render", type=Path, help="write the table again from a bench.json, running nothing"
@@ -480,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {str(n): measure("benchmarks.plan_e2e", 1, {"contacts": n}) for n in args.plan_sizes}
     keep("plan_e2e", {"sizes": sizes})
     keep("retry_requests", measure("benchmarks.retry_requests", 1, {"sizes": args.retry_sizes}))
-    keep("cold_start", measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 7)}))
+    keep("cold_start", measure("benchmarks.cold_start", 1, {"runs": max(args.runs, 5)}))
     dispatch_args = {
         "calls": args.dispatch_calls,
         "campaigns": 20,
