@@ -393,7 +393,7 @@ def measure(
     tick_second: float = 30.0,
     call_seconds: int = 20,
     callers: int = 2,
-    capped: int = 50,
+    capped: int = 150,
     provider_limit: int = 10_000,
     sequential: bool = True,
 ) -> dict[str, Any]:
