@@ -257,19 +257,11 @@ class LatencyModel:
     # ------------------------------------------------------------------ listener
     def before(self, request: AwsRequest) -> None:
         seconds = self.table.seconds(request.name)
-        invocation = request.invocation
-        key: Any = invocation.id if invocation is not None else ("function", request.function)
-        fork: _Fork | None = getattr(_in_fork, "fork", None)
         with self._lock:
-            timed = self.invocations.get(key)
-            if timed is None:
-                timed = self.invocations[key] = InvocationTime(request.function)
+            timed = self._timed(request.invocation, request.function)
             timed.requests += 1
             timed.serial_seconds += seconds
-            if fork is not None:
-                fork.lanes[(id(self), threading.get_ident())] += seconds
-            else:
-                timed.seconds += seconds
+            self._on_path(timed, seconds)
             operation = self.by_operation[request.name]
             operation[0] += 1
             operation[1] += seconds
@@ -286,16 +278,25 @@ class LatencyModel:
         path, as a request of that time would be, but no request."""
         invocation = aws_requests.current_invocation.get()
         function = aws_requests.current_function.get()
-        key: Any = invocation.id if invocation is not None else ("function", function)
-        fork: _Fork | None = getattr(_in_fork, "fork", None)
         with self._lock:
-            timed = self.invocations.get(key)
-            if timed is None:
-                timed = self.invocations[key] = InvocationTime(function or "?")
-            if fork is not None:
-                fork.lanes[(id(self), threading.get_ident())] += seconds
-            else:
-                timed.seconds += seconds
+            self._on_path(self._timed(invocation, function), seconds)
+
+    def _timed(self, invocation: Any, function: str | None) -> InvocationTime:
+        """The invocation's times (under the lock), created on its first request."""
+        key: Any = invocation.id if invocation is not None else ("function", function)
+        timed = self.invocations.get(key)
+        if timed is None:
+            timed = self.invocations[key] = InvocationTime(function or "?")
+        return timed
+
+    def _on_path(self, timed: InvocationTime, seconds: float) -> None:
+        """Time on the calling thread's path (under the lock): its lane in a parallel
+        map, else the invocation's critical path."""
+        fork: _Fork | None = getattr(_in_fork, "fork", None)
+        if fork is not None:
+            fork.lanes[(id(self), threading.get_ident())] += seconds
+        else:
+            timed.seconds += seconds
 
     def _join(self, fork: _Fork) -> None:
         """A parallel map's batch ended (in the invocation's own thread): its slowest
@@ -305,12 +306,8 @@ class LatencyModel:
             return
         invocation = aws_requests.current_invocation.get()
         function = aws_requests.current_function.get()
-        key: Any = invocation.id if invocation is not None else ("function", function)
         with self._lock:
-            timed = self.invocations.get(key)
-            if timed is None:
-                timed = self.invocations[key] = InvocationTime(function or "?")
-            timed.seconds += max(mine)
+            self._timed(invocation, function).seconds += max(mine)
 
     # ------------------------------------------------------------------ figures
     def elapsed_seconds(self) -> float:

@@ -433,8 +433,6 @@ def _range_order(value: Any) -> Any:
     """A sort key giving a partition's items in DynamoDB's range-key order: numbers by
     value, strings by their code points (as moto's own comparison, without casting a
     `DynamoType` per comparison); binary values keep moto's comparison."""
-    if value is None:
-        return ""
     if value.type == "N":
         return Decimal(value.value)
     if value.type == "S":
