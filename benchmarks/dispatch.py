@@ -19,11 +19,13 @@ instant: `placed - scheduled_at` is what AWS would show, less the CPU time of th
 handlers and the event source mapping's polling (neither is modelled). Wall times under
 moto are printed beside, and say little about AWS.
 
-Both dispatch modes run in the same process, each on fresh tables: `parallel` (the
-dispatcher as deployed: 16 workers, 32 claims a transaction) and `sequential` (1 worker,
-1 claim a transaction: the dispatcher as it was, one claim after another). The tick's
-modelled time and the lateness of the calls are compared as ratios. The sequential
-tick's calls are dispatched only (no callers: its lateness is its messages' arrival).
+Two dispatch modes, each on fresh tables: `parallel` (the dispatcher as deployed: 16
+workers, 32 claims a transaction) and `sequential` (1 worker, 1 claim a transaction:
+the dispatcher as it was, one claim after another). Run alone, this script runs both
+one after the other; make bench runs them in two processes side by side (`modes`). The
+tick's modelled time and the lateness of the calls are compared as ratios. The
+sequential tick's calls are dispatched only (no callers: its lateness is its messages'
+arrival).
 """
 
 from __future__ import annotations
@@ -395,32 +397,26 @@ def measure(
     callers: int = 2,
     capped: int = 150,
     provider_limit: int = 10_000,
-    sequential: bool = True,
+    modes: tuple[str, ...] = ("parallel", "sequential"),
 ) -> dict[str, Any]:
-    """The parallel dispatch, its first `callers` campaigns' calls delivered to their
-    outcomes (the second one capped at `capped` live calls, which binds: about 8 calls
-    a second of 20 s each would be 170 live), and (`sequential`) the old sequential
-    dispatch's tick in the same run, compared as ratios."""
+    """Each of `modes` on its own fresh tables: the parallel dispatch, its first
+    `callers` campaigns' calls delivered to their outcomes (the second one capped at
+    `capped` live calls, which binds: about 8 calls a second of 20 s each would be 170
+    live), and the old sequential dispatch's tick on the same calls. make bench runs the
+    two modes in separate processes side by side and compares their ticks."""
     aws_requests.install()
     moto_hooks.install()  # moto's transactions are not safe across threads without it
     caps = {1: capped} if callers > 1 else {}
-    parallel = scenario(
-        "parallel", calls, campaigns, tick_second, call_seconds, caps, provider_limit, callers
-    )
     figures: dict[str, Any] = {
         "calls": calls,
         "campaigns": campaigns,
         "tick_second": tick_second,
         "call_seconds": call_seconds,
-        "parallel": parallel,
     }
-    if sequential:
-        old = scenario(
-            "sequential", calls, campaigns, tick_second, call_seconds, caps, provider_limit, 0
-        )
-        figures["sequential"] = old
-        figures["tick_ratio"] = old["tick_modelled_seconds"] / max(
-            1e-9, parallel["tick_modelled_seconds"]
+    for mode in modes:
+        dialled = callers if mode == "parallel" else 0
+        figures[mode] = scenario(
+            mode, calls, campaigns, tick_second, call_seconds, caps, provider_limit, dialled
         )
     return figures
 
@@ -432,9 +428,8 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=2, help="campaigns delivered to the end")
     parser.add_argument("--no-sequential", action="store_true")
     args = parser.parse_args()
-    figures = measure(
-        args.calls, args.campaigns, callers=args.callers, sequential=not args.no_sequential
-    )
+    modes = ("parallel",) if args.no_sequential else ("parallel", "sequential")
+    figures = measure(args.calls, args.campaigns, callers=args.callers, modes=modes)
     print(json.dumps(figures, indent=2, default=str))
 
 
