@@ -7,6 +7,7 @@ build goes to a temporary folder: nothing is written into the repository.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -190,12 +191,64 @@ def test_the_layer_holds_the_shared_package_as_written(built: dict[str, Any]) ->
     built_modules = {path.relative_to(python) for path in (python / LAYER_PACKAGE).rglob("*.py")}
     assert source_modules
     assert built_modules == source_modules
-    assert not list((python / LAYER_PACKAGE).rglob("__pycache__"))
+    for module in source_modules:
+        assert (python / module).read_bytes() == (source / module).read_bytes(), module
     # The data the package reads at import (the state calling rules and area codes)
     source_data = {path.relative_to(source) for path in (source / LAYER_PACKAGE).rglob("*.csv")}
     built_data = {path.relative_to(python) for path in (python / LAYER_PACKAGE).rglob("*.csv")}
     assert source_data
     assert built_data == source_data
+
+
+# Run by the Lambda runtime's Python: for each module given, what its import would find
+# in __pycache__ (importlib's own rules for that Python): "ok" for bytecode it would load
+# without compiling, whatever the files' timestamps (an unchecked-hash pyc of this very
+# source for this Python), else why not.
+BYTECODE_CHECK = """
+import importlib.util, json, sys
+from pathlib import Path
+
+verdicts = {}
+for name in sys.argv[1:]:
+    source = Path(name).read_bytes()
+    cached = Path(importlib.util.cache_from_source(name))
+    if not cached.is_file():
+        verdicts[name] = "no bytecode"
+        continue
+    header = cached.read_bytes()[:16]
+    flags = int.from_bytes(header[4:8], "little")
+    if header[:4] != importlib.util.MAGIC_NUMBER:
+        verdicts[name] = "bytecode of another Python"
+    elif flags != 0b01:
+        verdicts[name] = f"checked against the source (flags {flags:#b})"
+    elif header[8:16] != importlib.util.source_hash(source):
+        verdicts[name] = "bytecode of another source"
+    else:
+        verdicts[name] = "ok"
+print(json.dumps(verdicts))
+"""
+
+
+def test_the_layer_ships_the_shared_package_compiled_for_the_runtime(
+    built: dict[str, Any],
+) -> None:
+    # Given the built layer's modules (Lambda's /opt is read-only: whatever is not
+    # compiled here is compiled again at every cold start)
+    modules = sorted(str(path) for path in (layer_python(built) / LAYER_PACKAGE).rglob("*.py"))
+    assert modules
+    runtime_python = runtime_python_bin(runtime_version()) / f"python{runtime_version()}"
+
+    # When the runtime's Python looks for each module's bytecode
+    answer = subprocess.run(
+        [str(runtime_python), "-c", BYTECODE_CHECK, *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then every module has bytecode it loads as it is, without compiling
+    verdicts = json.loads(answer.stdout)
+    assert {name: verdict for name, verdict in verdicts.items() if verdict != "ok"} == {}
 
 
 def test_the_layer_holds_every_pinned_requirement(built: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 
@@ -29,6 +30,8 @@ FUNCTIONS = sorted(functions())
 SQS_SOURCES = sqs_event_sources()
 SQS_SOURCE_IDS = [f"{function}<-{queue}" for function, queue, _ in SQS_SOURCES]
 SQS_DEFAULT_RETENTION = 345_600  # four days
+# pip's --platform for the wheels of each Lambda architecture (a makefile-built layer's)
+PIP_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 # ---------------------------------------------------------------------- code
@@ -65,8 +68,17 @@ def test_every_layer_builds_from_an_existing_folder_for_the_functions_runtime(la
         assert function_property(function, "Runtime") in properties["CompatibleRuntimes"]
         for architecture in function_property(function, "Architectures", ["x86_64"]):
             assert architecture in properties["CompatibleArchitectures"]
-    assert metadata.get("BuildMethod") in properties["CompatibleRuntimes"]
     assert metadata.get("BuildArchitecture") in properties["CompatibleArchitectures"]
+    if metadata.get("BuildMethod") == "makefile":
+        # Its recipe installs for the runtime and architecture the functions run on
+        recipe = (folder / "Makefile").read_text()
+        assert f"build-{layer}:" in recipe
+        runtime = re.search(r"^RUNTIME := (\S+)$", recipe, re.MULTILINE)
+        platform = re.search(r"^PLATFORM := (\S+)$", recipe, re.MULTILINE)
+        assert runtime and f"python{runtime.group(1)}" in properties["CompatibleRuntimes"]
+        assert platform and platform.group(1) == PIP_PLATFORM[metadata["BuildArchitecture"]]
+    else:
+        assert metadata.get("BuildMethod") in properties["CompatibleRuntimes"]
 
 
 # ---------------------------------------------------------------------- queues

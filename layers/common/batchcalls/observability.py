@@ -110,13 +110,21 @@ class NoTracing(BaseProvider):
     def patch_all(self) -> None: ...
 
 
+# What the X-Ray recorder patches: botocore, which every AWS request goes through
+# (pynamodb's too). Powertools' default, every library the SDK knows that is installed,
+# also patches pynamodb (its requests traced twice), requests and sqlite3 (neither used),
+# and importing them costs each cold start tens of milliseconds (docs/benchmarks.md).
+# http.client is left alone: patched, it would trace every botocore request once more.
+TRACED_MODULES = ("botocore",)
+
+
 def _tracer() -> Tracer:
     """Powertools' tracer: the X-Ray recorder when tracing is on (in Lambda, the
     template's `Tracing: Active`), otherwise one that records nothing and never loads
     the X-Ray SDK."""
     if Tracer._is_tracer_disabled():
         return Tracer(disabled=True, auto_patch=False, provider=NoTracing())
-    return Tracer()
+    return Tracer(patch_modules=TRACED_MODULES)
 
 
 logger = Logger(logger_formatter=MaskingFormatter())
