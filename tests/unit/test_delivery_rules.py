@@ -12,6 +12,7 @@ from batchcalls.domain.leases import (
     dial_budget_seconds,
     dispatch_horizon_ms,
     dispatch_minutes,
+    first_watermark,
     next_caller_id,
     next_free_second,
     paced_delay_seconds,
@@ -112,6 +113,13 @@ def test_a_tick_reads_from_its_watermark_through_the_end_of_the_next_minute():
         current + MINUTE,
     ]
     assert dispatch_horizon_ms(NOW) == current + 2 * MINUTE
+
+
+def test_a_dispatcher_that_never_ticked_starts_reading_a_minute_before_the_current_one():
+    current = NOW - NOW % MINUTE
+    assert first_watermark(NOW) == current - MINUTE
+    assert first_watermark(current) == current - MINUTE
+    assert first_watermark(current + MINUTE - 1) == current - MINUTE
 
 
 def test_a_rejected_caller_id_is_replaced_by_the_next_number_in_the_list():

@@ -154,6 +154,16 @@ class SlotStore:
             "watermark",
         )
 
+    def ensure_watermark(self, minute_ms: int) -> None:
+        """Set the watermark to `minute_ms` if there is none yet (one write, whatever is
+        there: an existing watermark is left as it is)."""
+        with_retries(
+            lambda: WatermarkItem(pk="dispatcher", sk="watermark").update(
+                actions=[WatermarkItem.value.set(WatermarkItem.value | minute_ms)]
+            ),
+            "watermark",
+        )
+
     def recheck_later(self, partitions: Iterable[str]) -> None:
         """Slot partitions to read again: a planner was writing their contacts."""
         with RecheckItem.batch_write() as batch:

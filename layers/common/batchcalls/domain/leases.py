@@ -86,6 +86,14 @@ def minute_start(ms: int) -> int:
     return ms - ms % MINUTE_MS
 
 
+def first_watermark(now_ms: int) -> int:
+    """The watermark of a dispatcher that has never ticked: the minute before the current
+    one (a rule fires anywhere in its minute, so a slot written before a first tick is
+    due no earlier than that). Whoever first writes a slot sets it (the planner), so a
+    first tick that comes late, however late, still reads every minute since."""
+    return minute_start(now_ms) - MINUTE_MS
+
+
 def dispatch_minutes(watermark_ms: int | None, now_ms: int) -> list[int]:
     """The minutes a tick reads: from the watermark, however far back (missed ticks, even
     a dispatcher stopped for days, lose nothing), through the end of the next minute (a

@@ -29,6 +29,7 @@ from batchcalls.adapters.tables import CampaignRecord, ContactRecord, SlotRecord
 from batchcalls.clock import Clock, to_epoch_ms
 from batchcalls.domain.campaigns import DELIVERING, plan_start
 from batchcalls.domain.frequency import frequency_limit, judge_call
+from batchcalls.domain.leases import first_watermark
 from batchcalls.domain.planning import (
     Occupancy,
     PlanContact,
@@ -463,6 +464,11 @@ class PlanningService:
             )
             for cid, due, caller in planned
         ]
+        if slots:
+            # A dispatcher that has never ticked starts reading at its first watermark;
+            # set here, before any slot exists, a first tick that comes late (its rule
+            # off, its first invocations failing) still reads these slots' minutes.
+            self.slots.ensure_watermark(first_watermark(to_epoch_ms(now)))
         # Bookings up before the slots exist, down after they are gone (adapters/bookings).
         booked = {cid: due for cid, due, _ in planned}
         self.bookings.book(tenant_id, campaign_id, booked.values())

@@ -94,10 +94,8 @@ class Dispatcher:
         report = TickReport()
         campaigns = self.deps.campaigns()
         watermark = self.slots.watermark()
-        if watermark is None:
-            # The first tick ever: slots written before it (due no earlier than a minute
-            # before it, as ticks run every minute) lie in the previous minute too.
-            watermark = current - rules.MINUTE_MS
+        if watermark is None:  # no tick ever, and no slot written yet
+            watermark = rules.first_watermark(now_ms)
         minutes = rules.dispatch_minutes(watermark, now_ms)
         report.minutes = len(minutes)
         began = time.monotonic()
