@@ -104,7 +104,11 @@ def test_redials_back_off_up_to_five_minutes():
 
 def test_a_tick_reads_from_its_watermark_through_the_end_of_the_next_minute():
     current = NOW - NOW % MINUTE
-    assert dispatch_minutes(None, NOW) == [current, current + MINUTE]
+    assert dispatch_minutes(first_watermark(NOW), NOW) == [
+        current - MINUTE,
+        current,
+        current + MINUTE,
+    ]
     assert dispatch_minutes(current - 3 * MINUTE, NOW) == [
         current - 3 * MINUTE,
         current - 2 * MINUTE,

@@ -94,12 +94,12 @@ def first_watermark(now_ms: int) -> int:
     return minute_start(now_ms) - MINUTE_MS
 
 
-def dispatch_minutes(watermark_ms: int | None, now_ms: int) -> list[int]:
+def dispatch_minutes(watermark_ms: int, now_ms: int) -> list[int]:
     """The minutes a tick reads: from the watermark, however far back (missed ticks, even
     a dispatcher stopped for days, lose nothing), through the end of the next minute (a
     rule fires anywhere within its minute)."""
     current = minute_start(now_ms)
-    first = current if watermark_ms is None else min(minute_start(watermark_ms), current)
+    first = min(minute_start(watermark_ms), current)
     return list(range(first, current + 2 * MINUTE_MS, MINUTE_MS))
 
 
