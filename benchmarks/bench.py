@@ -471,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-contacts", type=int, default=1000)
     parser.add_argument("--cost-sizes", type=int, nargs=2, default=[250, 1000])
     parser.add_argument(
-        "--jobs", type=int, default=2, help="moto-bound benchmarks run at once (2 cores: 2)"
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="moto-bound benchmarks run at once (default: 2, or 1 on a 1-core machine)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     parser.add_argument(
