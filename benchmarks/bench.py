@@ -338,6 +338,16 @@ def cost_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ),
         (
             name,
+            "DynamoDB write units per call, by function (scheduling: planner and dispatcher)",
+            f"{c['wru'] / c['calls']:.1f}: "
+            + ", ".join(
+                f"{function.removesuffix('Function')} {units:.1f}"
+                for function, units in c.get("wru_per_call_by_function", {}).items()
+            ),
+            "",
+        ),
+        (
+            name,
             "requests per call",
             ", ".join(f"{k} {v:.2f}" for k, v in list(c["requests_per_call"].items())[:8]),
             "",

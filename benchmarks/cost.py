@@ -275,6 +275,9 @@ def bill(
         "sqs_own_requests": sum(sqs_own.values()),
         "sqs_poller_requests": sum(pollers.values()),
         "wru": sum(meter.wru.values()),
+        "wru_per_call_by_function": {
+            f: u / calls for f, u in sorted(meter.wru.items(), key=lambda kv: -kv[1]) if u
+        },
         "rru": sum(meter.rru.values()),
         "events": meter.events,
         "lambda_invocations": dict(invocations.count),
@@ -557,6 +560,9 @@ def report(f: dict[str, Any]) -> None:
         f"baseline ${f['baseline_scheduling_usd_per_million_calls']:.2f})"
     )
     print(f"  SQS requests per call    {f['sqs_requests_per_call']:.3f}")
+    print("  DynamoDB write units per call, by function:")
+    for function, units in c["wru_per_call_by_function"].items():
+        print(f"    {function:36s} {units:8.2f}")
     print("  requests per call:")
     for name, n in c["requests_per_call"].items():
         print(f"    {name:36s} {n:8.3f}")
